@@ -1,0 +1,11 @@
+"""pyro_drpm: differentiable random partition models for Pyro.
+
+The public distributions live in :mod:`pyro_drpm.distributions`; the relaxations they use are plain functions
+in :mod:`pyro_drpm.relaxations`.
+"""
+
+from pyro_drpm.distributions import PlackettLuce
+
+__version__ = "0.1.0"
+
+__all__ = ["PlackettLuce", "__version__"]

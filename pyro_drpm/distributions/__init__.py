@@ -1,0 +1,13 @@
+"""Pyro distributions over rankings, subset sizes and partitions."""
+
+from pyro_drpm.distributions.plackett_luce import (
+    PlackettLuce,
+    permutation_matrix_to_ranking,
+    ranking_to_permutation_matrix,
+)
+
+__all__ = [
+    "PlackettLuce",
+    "permutation_matrix_to_ranking",
+    "ranking_to_permutation_matrix",
+]
