@@ -118,7 +118,7 @@ def test_gradients_reach_every_parameter(case):
     loss = (value * weights).sum() + dist.log_prob(value.detach()).sum()
     params = [kwargs[name] for name in case.grad_params]
     grads = torch.autograd.grad(loss, params)
-    for name, grad in zip(case.grad_params, grads):
+    for name, grad in zip(case.grad_params, grads, strict=True):
         assert torch.isfinite(grad).all(), name
         assert grad.abs().sum() > 0, name
 
