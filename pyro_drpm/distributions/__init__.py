@@ -1,5 +1,9 @@
 """Pyro distributions over rankings, subset sizes and partitions."""
 
+from pyro_drpm.distributions.noncentral_hypergeometric import (
+    MVHG,
+    MultivariateNoncentralHypergeometric,
+)
 from pyro_drpm.distributions.plackett_luce import (
     PlackettLuce,
     permutation_matrix_to_ranking,
@@ -7,6 +11,8 @@ from pyro_drpm.distributions.plackett_luce import (
 )
 
 __all__ = [
+    "MVHG",
+    "MultivariateNoncentralHypergeometric",
     "PlackettLuce",
     "permutation_matrix_to_ranking",
     "ranking_to_permutation_matrix",
