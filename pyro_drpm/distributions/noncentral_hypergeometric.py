@@ -63,7 +63,7 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
     dtype, so float32 parameters and urns of 10^4 balls per class neither overflow nor lose accuracy.
 
     **Sampling.** :meth:`sample` is exact: class by class from the exact conditionals
-    :math:`p(x_k = j \\mid x_{<k}) \\propto \binom{m_k}{j} w_k^j [t^{r-j}] \\prod_{l > k} g_l(t)`, with
+    :math:`p(x_k = j \\mid x_{<k}) \\propto \\binom{m_k}{j} w_k^j [t^{r-j}] \\prod_{l > k} g_l(t)`, with
     :math:`r` the draws left. It uses suffix products of the generating polynomials; nothing is merged into an
     averaged class as in the released MVHG code [1]. Suffix coefficients below the FFT's rounding floor
     (~1e-14 of the total mass) are treated as zero; the probability this moves is of that order.
