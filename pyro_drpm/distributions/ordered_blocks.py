@@ -1,0 +1,356 @@
+"""The Plackett-Luce probability that a ranking fills given blocks in a given order (exact, via a clock race).
+
+For scores :math:`s_i = e^{\\ell_i}` and an assignment matrix ``Y`` whose rows are the blocks
+:math:`S_1, \\dots, S_K` (filled in that order, rows may be empty), this module computes
+
+.. math::
+
+    \\log \\sum_{\\pi \\in \\Pi_Y} p_{PL}(\\pi; s),
+
+the log-probability that a Plackett-Luce ranking puts all of :math:`S_1` first, then all of :math:`S_2`, and so
+on, in any order inside each block. It is the permutation part of the DRPM's log-probability; the paper only
+bounds it (:func:`log_prob_ordered_blocks_bounds`).
+
+**The identity.** A Plackett-Luce ranking is the order in which independent exponential clocks
+:math:`T_i \\sim \\mathrm{Exp}(s_i)` ring. By memorylessness the event factorises over blocks:
+
+.. math::
+
+    \\sum_{\\pi \\in \\Pi_Y} p(\\pi) = \\prod_k q(S_k; R_k), \\qquad
+    q(S; R) = \\int_0^\\infty R e^{-R t} \\prod_{i \\in S} (1 - e^{-s_i t})\\, dt
+            = \\int_{-\\infty}^{\\infty} e^{f(u)}\\, du,
+
+    f(u) = u - e^u + \\sum_{i \\in S} \\log\\big(1 - \\exp(-e^{u + a_i})\\big), \\qquad a_i = \\ell_i - \\log R,
+
+with :math:`R_k` the total score of the later blocks (:math:`t = e^u / R`), and :math:`q = 1` for an empty block
+or the last non-empty one.
+
+**Numerics.** :math:`f` is concave (every factor is a log-concave CDF), so the integrand is unimodal with a
+mode in :math:`[0, \\log(|S| + 1)]`. For every block we find the mode (safeguarded Newton) and, on each side,
+the point where :math:`f` has dropped by ``D`` below its maximum (Newton from outside, which for a concave
+function never overshoots, so an unfinished iteration only widens the interval). Each side gets its own
+Gauss-Legendre rule; ``D`` and the node count follow the dtype (:func:`_quadrature_settings`). Everything is
+in log space, so float32 logits of magnitude 1e3 and blocks of thousands of elements stay finite. The cost is
+``O(num_nodes * n)`` time per partition; the node-by-element terms are formed in chunks, and the gradient with
+respect to the logits is computed analytically in a custom backward pass from the same chunks, so memory stays
+``O(n * (K + num_nodes))`` per partition plus one chunk. The interval is chosen without gradient: the integral
+does not depend on it (up to quadrature error).
+
+Accuracy measured in float64 against inclusion-exclusion in 80-digit arithmetic and against mpmath quadrature
+(``tests/distributions/test_ordered_blocks.py``): about 1e-13 in ``log q`` with the default 128 nodes, for
+blocks of up to 200 elements and score spreads of 1e4; a fixed interval as in the design notes would need
+about 1024 nodes for 1e-10 and fails for blocks of thousands of elements, whose integrand is only
+:math:`O(1/\\sqrt{|S|})` wide.
+
+References: [1] Sutter, Ryser, Liebeskind, Vogt, "Differentiable Random Partition Models", NeurIPS 2023,
+arXiv:2305.16841 (the two-stage model and the bounds). [2] Plackett (1975) and Luce (1959) for the ranking model;
+its clock-race representation is classical (e.g. Yellott, J. Math. Psych. 1977).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import torch
+from torch.autograd.function import once_differentiable
+
+from pyro_drpm.ops import reverse_logcumsumexp
+
+__all__ = [
+    "log_prob_ordered_blocks",
+    "log_prob_ordered_blocks_bounds",
+    "log_race_terms",
+]
+
+_NEWTON_STEPS = 6  # mode and ends settle in 4-5 steps (measured); unfinished ends only widen the interval
+_CHUNK_ELEMENTS = 1 << 21  # node-by-element terms formed at once (8 MB in float32)
+
+
+def _quadrature_settings(dtype: torch.dtype) -> tuple[float, float, int]:
+    """``(x_small, drop, num_nodes)`` for ``dtype``: the only precision-dependent constants of this module.
+
+    - ``x_small = log(eps)``: below it, ``log(1 - exp(-e^x)) = x - e^x / 2`` to within ``eps`` relative, and
+      the direct formula would take the log of an underflowing number.
+    - ``drop = log(1 / eps) + 4``: the integrand is cut where it has fallen by ``exp(-drop)`` below its
+      maximum; for a log-concave integrand the neglected tail mass is then below ``eps`` relative.
+    - ``num_nodes``: Gauss-Legendre nodes in total (3/4 left of the mode, 1/4 right). Worst errors in
+      ``log q`` relative to ``max(1, |log q|)``, measured in float64 over single elements with ``a`` in
+      [-40, 40] and blocks of 2-1000 elements, shifts in [-30, 30] and score spreads up to 1e4: 64 nodes
+      2e-9, 96 nodes 2e-12, 128 nodes 1e-13. The hardest cases are small blocks that are almost surely first
+      (long, slowly decaying left tail).
+    """
+    eps = torch.finfo(dtype).eps
+    num_nodes = 128 if eps < 1e-10 else 64
+    return math.log(eps), math.log(1.0 / eps) + 4.0, num_nodes
+
+
+def _log1mexp_exp(x: torch.Tensor, x_small: float) -> torch.Tensor:
+    """``log(1 - exp(-exp(x)))``, finite for every finite ``x`` (0 for large ``x``, about ``x`` for small)."""
+    y = x.clamp(min=x_small).exp()  # may overflow to inf for large x: exp(-inf) = 0, log1p(0) = 0
+    # the usual two-branch log(1 - e^{-y}) (Maechler 2012), plus the series x - y / 2 where y underflows
+    direct = torch.where(y < math.log(2.0), torch.log(-torch.expm1(-y)), torch.log1p(-torch.exp(-y)))
+    return torch.where(x < x_small, x - 0.5 * x.exp(), direct)
+
+
+def _dlog1mexp_exp(x: torch.Tensor, x_small: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """First and second derivative of :func:`_log1mexp_exp`: ``h = y / expm1(y)`` and ``h (1 - y - h)``.
+
+    ``y = e^x`` is capped below ``finfo.max`` so that ``y / expm1(y)`` is ``0 / inf``-free (it underflows to 0).
+    """
+    cap = math.log(torch.finfo(x.dtype).max) - 1.0
+    y = x.clamp(min=x_small, max=cap).exp()
+    h = torch.where(x < x_small, 1.0 - 0.5 * x.exp(), y / torch.expm1(y))
+    return h, h * (1.0 - y - h)
+
+
+@functools.lru_cache(maxsize=16)
+def _gauss_legendre(num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.legendre.leggauss(num_nodes)
+
+
+def _block_sums(values: torch.Tensor, block: torch.Tensor, num_blocks: int) -> torch.Tensor:
+    """Sum ``values`` (``(B, c, n)``) over the elements of each block: ``(B, c, num_blocks)``."""
+    out = values.new_zeros(values.shape[:-1] + (num_blocks,))
+    return out.scatter_add_(-1, block.unsqueeze(-2).expand_as(values), values)
+
+
+def _at_elements(per_block: torch.Tensor, block: torch.Tensor) -> torch.Tensor:
+    """Read ``per_block`` (``(B, c, K)``) at every element's block: ``(B, c, n)``."""
+    return per_block.gather(-1, block.unsqueeze(-2).expand(per_block.shape[:-1] + block.shape[-1:]))
+
+
+def _log_integrand(u, a, block, x_small, derivatives=False):
+    """``f(u)`` for every block (``u`` of shape ``(B, c, K)``), optionally with ``f'`` and ``f''``."""
+    x = _at_elements(u, block) + a.unsqueeze(-2)
+    num_blocks = u.shape[-1]
+    value = u - u.exp() + _block_sums(_log1mexp_exp(x, x_small), block, num_blocks)
+    if not derivatives:
+        return value
+    h, dh = _dlog1mexp_exp(x, x_small)
+    first = 1.0 - u.exp() + _block_sums(h, block, num_blocks)
+    second = -u.exp() + _block_sums(dh, block, num_blocks)
+    return value, first, second
+
+
+@torch.no_grad()
+def _integration_range(a, block, sizes, x_small, drop):
+    """Mode and the two ends of each block's integration interval, shapes ``(B, K)``."""
+    f = functools.partial(_log_integrand, a=a, block=block, x_small=x_small, derivatives=True)
+
+    def at(u):
+        value, first, second = f(u.unsqueeze(-2))
+        return value.squeeze(-2), first.squeeze(-2), second.squeeze(-2)
+
+    # Mode: f'(u) = 1 - e^u + sum_i h(u + a_i) vanishes where phi(u) = log(1 + sum_i h) - u does; phi is
+    # decreasing and nearly linear (exactly so when all h are 0 or 1), so Newton on phi converges in a few
+    # steps. Bracket: phi(0) > 0 and phi(log(m + 1)) < 0 since 0 < h < 1; fall back to bisection outside it.
+    lo = torch.zeros_like(sizes)
+    hi = torch.log1p(sizes)
+    mode = 0.5 * hi
+    for _ in range(_NEWTON_STEPS):
+        _, first, second = at(mode)
+        excess = first - 1.0 + mode.exp()  # sum_i h(u + a_i)
+        phi = torch.log1p(excess) - mode
+        slope = (second + mode.exp()) / (1.0 + excess) - 1.0  # d phi / du < 0
+        rising = phi > 0
+        lo = torch.where(rising, mode, lo)
+        hi = torch.where(rising, hi, mode)
+        step = mode - phi / slope.clamp(max=-torch.finfo(a.dtype).tiny)
+        mode = torch.where((step >= lo) & (step <= hi), step, 0.5 * (lo + hi))
+    peak, _, curvature = at(mode)
+    level = peak - drop
+
+    # Start each end at the nearer of a Gaussian guess (where a parabola with the peak's curvature drops by
+    # `drop`) and a point known to be outside (f(u) <= min(u, (m + 1) u + sum_i a_i) on the left, and
+    # f(u) <= u - e^u <= -e^u / 2 on the right; both lie on the correct side of the mode because
+    # f(mode) <= mode - e^mode). Newton on a concave function lands outside the level set after one step from
+    # anywhere on that side of the mode and then converges monotonically, so every iterate brackets the mass.
+    reach = (2.0 * drop / (-curvature).clamp(min=1.0)).sqrt()
+    total = _block_sums(a.unsqueeze(-2), block, sizes.shape[-1]).squeeze(-2)
+    left = _level_point(at, level, mode - reach, torch.maximum(level, (level - total) / (sizes + 1)), 1.0)
+    right = _level_point(at, level, mode + reach, torch.log(2.0 * (drop - peak)), -1.0)
+    return left.minimum(mode), mode, right.maximum(mode)
+
+
+def _level_point(at, level, guess, outside, side):
+    """Newton for ``f(u) = level`` on one side of the mode (``side`` = +1 left, -1 right, the sign of f').
+
+    Starts at ``guess`` where it is on the right side and nearer than ``outside`` (a point known to lie
+    beyond the level), else at ``outside``; rejects any step that would leave that side or not be finite.
+    """
+    tiny = torch.finfo(level.dtype).tiny
+    value, first, _ = at(guess)
+    use_guess = (side * first > 0) & (side * (guess - outside) > 0)
+    u = torch.where(use_guess, guess, outside)
+    for _ in range(_NEWTON_STEPS):
+        value, first, _ = at(u)
+        step = u - (value - level) / (side * first).clamp(min=tiny) * side
+        u = torch.where(torch.isfinite(step) & (side * first > 0), step, u)
+    return u
+
+
+def _nodes_and_log_weights(left, mode, right, num_nodes):
+    """Gauss-Legendre nodes on ``[left, mode]`` and ``[mode, right]``, shapes ``(B, num_nodes, K)``.
+
+    Three quarters of the nodes go to the left side: it is the longer one (the integrand decays there at
+    rate ``|S| + 1`` at most, against ``e^u`` on the right), and this split measured 10-100x more accurate than
+    an even one at the same cost.
+    """
+    num_left = 3 * num_nodes // 4
+    pieces_u, pieces_w = [], []
+    for a, b, count in ((left, mode, num_left), (mode, right, num_nodes - num_left)):
+        x, w = _gauss_legendre(count)
+        x = torch.as_tensor(x, dtype=left.dtype, device=left.device).unsqueeze(-1)
+        log_w = torch.as_tensor(np.log(w), dtype=left.dtype, device=left.device).unsqueeze(-1)
+        centre, radius = (0.5 * (a + b)).unsqueeze(-2), (0.5 * (b - a)).unsqueeze(-2)
+        pieces_u.append(centre + radius * x)
+        pieces_w.append(log_w + radius.clamp(min=torch.finfo(left.dtype).tiny).log())
+    return torch.cat(pieces_u, -2), torch.cat(pieces_w, -2)
+
+
+class _RaceIntegral(torch.autograd.Function):
+    """``log q_k`` for all blocks by quadrature, with an analytic, chunked backward pass to ``a``."""
+
+    @staticmethod
+    def forward(ctx, a, block, nodes, log_weights, x_small):
+        num_nodes, num_blocks = nodes.shape[-2:]
+        chunk = max(1, _CHUNK_ELEMENTS // max(1, a.numel()))
+        sums = []
+        for start in range(0, num_nodes, chunk):
+            x = _at_elements(nodes[:, start : start + chunk], block) + a.unsqueeze(-2)
+            sums.append(_block_sums(_log1mexp_exp(x, x_small), block, num_blocks))
+        log_terms = log_weights + nodes - nodes.exp() + torch.cat(sums, -2)
+        log_q = log_terms.logsumexp(-2)
+        ctx.save_for_backward(a, block, nodes, (log_terms - log_q.unsqueeze(-2)).exp())
+        ctx.x_small, ctx.chunk = x_small, chunk
+        return log_q
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_log_q):
+        # d log q_k / d a_i = sum_j posterior[j, k] * g'(u[j, k] + a_i) for i in S_k
+        a, block, nodes, posterior = ctx.saved_tensors
+        grad_a = torch.zeros_like(a)
+        for start in range(0, nodes.shape[-2], ctx.chunk):
+            x = _at_elements(nodes[:, start : start + ctx.chunk], block) + a.unsqueeze(-2)
+            weight = _at_elements(posterior[:, start : start + ctx.chunk], block)
+            grad_a += (weight * _dlog1mexp_exp(x, ctx.x_small)[0]).sum(-2)
+        return grad_a * grad_log_q.gather(-1, block), None, None, None, None
+
+
+def _masked_logsumexp(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``logsumexp`` over the last dim of the entries where ``mask`` holds; ``-inf`` (with zero gradient,
+    never NaN) where it holds nowhere."""
+    shift = torch.where(mask, x, torch.full_like(x, -math.inf)).amax(-1, keepdim=True).detach()
+    shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+    # mask before exponentiating: exp of an unmasked overflow would turn the zero gradient into 0 * inf
+    total = torch.where(mask, x - shift, torch.full_like(x, -math.inf)).exp().sum(-1)
+    nonempty = total > 0
+    safe = torch.where(nonempty, total, torch.ones_like(total))
+    return torch.where(nonempty, safe.log() + shift.squeeze(-1), torch.full_like(total, -math.inf))
+
+
+def _blocks(score_logits: torch.Tensor, assignment: torch.Tensor):
+    """Broadcast, flatten the batch, and return ``(logits (B, n), block (B, n), K, batch_shape)``."""
+    num_blocks, n = assignment.shape[-2:]
+    if score_logits.shape[-1] != n:
+        raise ValueError(f"`score_logits` has {score_logits.shape[-1]} elements but `assignment` has {n} columns")
+    batch_shape = torch.broadcast_shapes(score_logits.shape[:-1], assignment.shape[:-2])
+    block = assignment.argmax(-2).expand(batch_shape + (n,)).reshape(-1, n)
+    logits = score_logits.expand(batch_shape + (n,)).reshape(-1, n)
+    return logits, block, num_blocks, batch_shape
+
+
+def log_race_terms(score_logits: torch.Tensor, assignment: torch.Tensor, num_nodes: int | None = None) -> torch.Tensor:
+    """The per-block factors ``log q(S_k; R_k)`` of :func:`log_prob_ordered_blocks`, shape ``(..., K)``.
+
+    ``q`` is the probability that every clock of block ``k`` rings before any clock of the later blocks; it is
+    exactly 1 (``log q = 0``) for an empty block and for the last non-empty one.
+
+    :param score_logits: Plackett-Luce log-scores, ``(..., n)``.
+    :param assignment: 0/1 assignment matrices ``(..., K, n)`` (every column one-hot; not checked here).
+    :param num_nodes: Gauss-Legendre nodes per block (at least 2); default from the dtype.
+    """
+    logits, block, num_blocks, batch_shape = _blocks(score_logits, assignment)
+    x_small, drop, default_nodes = _quadrature_settings(logits.dtype)
+    num_nodes = num_nodes or default_nodes
+    if num_nodes < 2:
+        raise ValueError(f"`num_nodes` must be at least 2, got {num_nodes}")
+
+    k = torch.arange(num_blocks, device=block.device)
+    member = block.unsqueeze(-2) == k.unsqueeze(-1)  # (B, K, n)
+    later = block.unsqueeze(-2) > k.unsqueeze(-1)
+    sizes = member.sum(-1).to(logits.dtype)
+    log_rest = _masked_logsumexp(logits.unsqueeze(-2), later)  # log R_k, -inf if nothing comes later
+    certain = (sizes == 0) | ~torch.isfinite(log_rest)  # q = 1 exactly
+    log_rest = torch.where(certain, torch.zeros_like(log_rest), log_rest)
+    certain_element = certain.gather(-1, block)
+    a = torch.where(certain_element, torch.zeros_like(logits), logits - log_rest.gather(-1, block))
+
+    left, mode, right = _integration_range(a.detach(), block, sizes, x_small, drop)
+    nodes, log_weights = _nodes_and_log_weights(left, mode, right, num_nodes)
+    log_q = _RaceIntegral.apply(a, block, nodes, log_weights, x_small)
+    log_q = torch.where(certain, torch.zeros_like(log_q), log_q)
+    return log_q.reshape(batch_shape + (num_blocks,))
+
+
+def log_prob_ordered_blocks(
+    score_logits: torch.Tensor, assignment: torch.Tensor, num_nodes: int | None = None
+) -> torch.Tensor:
+    """Exact ``log sum_{pi in Pi_Y} p_PL(pi; exp(score_logits))``: the blocks of ``Y`` come out in row order.
+
+    .. math::
+
+        \\log \\sum_{\\pi \\in \\Pi_Y} p(\\pi; s) = \\sum_k \\log q(S_k; R_k)
+
+    (see the module docstring for ``q`` and how it is integrated). Differentiable in ``score_logits``;
+    ``assignment`` is a discrete value and receives no gradient. For equal scores the result is
+    :math:`\\sum_k \\log n_k! - \\log n!`.
+
+    Example::
+
+        >>> Y = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+        >>> log_prob_ordered_blocks(torch.zeros(3), Y).exp()  # 2! 1! / 3!
+        tensor(0.3333)
+
+    :param score_logits: Plackett-Luce log-scores ``(..., n)``.
+    :param assignment: assignment matrices ``(..., K, n)``, 0/1 with one 1 per column (not checked here);
+        batch dimensions broadcast against those of ``score_logits``.
+    :param num_nodes: Gauss-Legendre nodes per block; default 128 in float64, 64 in lower precision.
+    :returns: shape ``broadcast(score_logits.shape[:-1], assignment.shape[:-2])``.
+    """
+    return log_race_terms(score_logits, assignment, num_nodes).sum(-1)
+
+
+def log_prob_ordered_blocks_bounds(
+    score_logits: torch.Tensor, assignment: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The DRPM paper's bounds on :func:`log_prob_ordered_blocks`: ``(lower, upper)``.
+
+    .. math::
+
+        |\\Pi_Y| \\min_{\\pi \\in \\Pi_Y} p(\\pi) \\le \\sum_{\\pi \\in \\Pi_Y} p(\\pi)
+        \\le |\\Pi_Y| \\max_{\\pi \\in \\Pi_Y} p(\\pi), \\qquad |\\Pi_Y| = \\prod_k n_k!,
+
+    where the maximum (minimum) is the ranking that takes the blocks in order and orders each block by
+    decreasing (increasing) score.
+
+    :param score_logits: Plackett-Luce log-scores ``(..., n)``.
+    :param assignment: assignment matrices ``(..., K, n)``.
+    :returns: two tensors of the broadcast batch shape.
+
+    Reference: Sutter et al., "Differentiable Random Partition Models", arXiv:2305.16841.
+    """
+    logits, block, _, batch_shape = _blocks(score_logits, assignment)
+    log_size = torch.lgamma(assignment.sum(-1).to(logits.dtype) + 1).sum(-1)
+    bounds = []
+    for descending in (False, True):
+        # a stable sort by block after a sort by score keeps the score order inside every block
+        by_score = logits.detach().argsort(-1, descending=descending)
+        by_block = block.gather(-1, by_score).sort(dim=-1, stable=True).indices
+        ranked = logits.gather(-1, by_score.gather(-1, by_block))
+        log_pl = (ranked - reverse_logcumsumexp(ranked)).sum(-1)
+        bounds.append(log_pl.reshape(batch_shape) + log_size.expand(batch_shape))
+    return bounds[0], bounds[1]

@@ -1,0 +1,244 @@
+"""The exact ordered-block probability of a Plackett-Luce ranking against independent oracles.
+
+Oracles: every ranking (n <= 7), inclusion-exclusion in 80-digit arithmetic (blocks of up to 15 elements),
+mpmath quadrature (blocks of 15-100 elements, score spreads of 1e4), the closed form for equal scores, and the
+paper's bounds.
+"""
+
+import itertools
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import torch
+
+from pyro_drpm.distributions import ordered_blocks
+from pyro_drpm.distributions.ordered_blocks import (
+    log_prob_ordered_blocks,
+    log_prob_ordered_blocks_bounds,
+    log_race_terms,
+)
+from pyro_drpm.ops import reverse_logcumsumexp
+
+
+def _assignment(block, num_blocks, dtype=torch.float64):
+    """``(..., n)`` block indices -> ``(..., K, n)`` assignment matrices."""
+    block = torch.as_tensor(block)
+    return torch.nn.functional.one_hot(block, num_blocks).transpose(-1, -2).to(dtype)
+
+
+def _all_blocks(n, num_blocks):
+    return torch.tensor(list(itertools.product(range(num_blocks), repeat=n)))
+
+
+def _brute_force(logits, blocks):
+    """log sum over the rankings that visit the blocks in order, by enumerating all n! rankings."""
+    n = logits.shape[-1]
+    rankings = torch.tensor(list(itertools.permutations(range(n))))  # (n!, n)
+    ranked = logits[rankings]
+    log_pl = (ranked - reverse_logcumsumexp(ranked)).sum(-1)  # (n!,)
+    visited = blocks[:, rankings]  # (M, n!, n): block of the element at each rank
+    in_order = (visited[..., 1:] >= visited[..., :-1]).all(-1)
+    return torch.where(in_order, log_pl, torch.full_like(log_pl, -math.inf)).logsumexp(-1)
+
+
+@pytest.mark.parametrize("n, num_blocks", [(5, 3), (6, 2), (4, 4), (7, 3)])
+def test_matches_brute_force_over_all_rankings(n, num_blocks):
+    torch.manual_seed(n * 10 + num_blocks)
+    logits = 2.0 * torch.randn(n, dtype=torch.float64)
+    blocks = _all_blocks(n, num_blocks)
+    got = log_prob_ordered_blocks(logits, _assignment(blocks, num_blocks))
+    expected = _brute_force(logits, blocks)
+    assert (got - expected).abs().max() < 1e-10
+    # for each vector of block sizes, the assignments with those sizes partition the rankings
+    sizes = _assignment(blocks, num_blocks).sum(-1)
+    for size in sizes.unique(dim=0):
+        same = (sizes == size).all(-1)
+        assert abs(got[same].logsumexp(0).item()) < 1e-10
+
+
+def _inclusion_exclusion_log_q(block_scores, rest, dps=80):
+    """log q(S; R) = log sum_{A subset S} (-1)^|A| R / (R + s_A), exactly, in ``dps``-digit arithmetic."""
+    mpmath.mp.dps = dps
+    subset_sums = [(mpmath.mpf(0), 1)]
+    for score in block_scores:
+        score = mpmath.mpf(score)
+        subset_sums += [(total + score, -sign) for total, sign in subset_sums]
+    rest = mpmath.mpf(rest)
+    return float(mpmath.log(mpmath.fsum(sign * rest / (rest + total) for total, sign in subset_sums)))
+
+
+@pytest.mark.parametrize(
+    "sizes, shifts",
+    [((15, 10, 5), (0.0, 0.0, 0.0)), ((15, 9, 6), (-3.0, 0.0, 2.0)), ((12, 12, 6), (4.0, -2.0, 0.0))],
+)
+def test_matches_inclusion_exclusion(sizes, shifts):
+    rng = np.random.default_rng(sum(sizes) + int(shifts[0]))
+    logits, blocks = [], []
+    for k, (size, shift) in enumerate(zip(sizes, shifts, strict=True)):
+        logits.append(rng.uniform(-2.0, 2.0, size) + shift)  # score ratios up to e^4 within a block
+        blocks += [k] * size
+    logits = np.concatenate(logits)
+    blocks = np.array(blocks)
+    order = rng.permutation(len(blocks))  # the blocks need not be contiguous
+    logits, blocks = logits[order], blocks[order]
+    got = log_race_terms(torch.tensor(logits), _assignment(torch.tensor(blocks), len(sizes)))
+    for k in range(len(sizes)):
+        rest = np.exp(logits[blocks > k]).sum()
+        expected = 0.0 if rest == 0 else _inclusion_exclusion_log_q(np.exp(logits[blocks == k]), rest)
+        assert abs(got[k].item() - expected) < 1e-10
+
+
+def _mpmath_log_q(a, dps=20):
+    """log q by mpmath's tanh-sinh quadrature of the integrand in u (t = e^u / R), on panels that cover where
+    it exceeds exp(-50) of its maximum (located on a coarse float64 grid)."""
+    grid = np.arange(-80.0, math.log(len(a) + 1) + 6.0, 0.25)
+    x = grid[:, None] + np.asarray(a)[None]
+    with np.errstate(divide="ignore"):
+        coarse = grid - np.exp(grid) + np.log(-np.expm1(-np.exp(x))).sum(1)
+    inside = grid[coarse > coarse.max() - 50.0]
+    lo, hi = inside.min() - 0.25, inside.max() + 0.25
+    mpmath.mp.dps = dps
+    a = [mpmath.mpf(float(v)) for v in a]
+
+    def log_integrand(u):
+        return u - mpmath.exp(u) + mpmath.fsum(mpmath.log(-mpmath.expm1(-mpmath.exp(u + v))) for v in a)
+
+    shift = log_integrand(mpmath.mpf((lo + hi) / 2))
+    value, error = mpmath.quad(
+        lambda u: mpmath.exp(log_integrand(u) - shift), np.linspace(lo, hi, 9).tolist(), error=True
+    )
+    assert error < 1e-15 * value
+    return float(mpmath.log(value) + shift)
+
+
+@pytest.mark.parametrize("n, num_blocks", [(50, 3), pytest.param(200, 2, marks=pytest.mark.slow)], ids=["n50", "n200"])
+def test_matches_mpmath_quadrature_with_spread_scores(n, num_blocks):
+    rng = np.random.default_rng(n)
+    logits = rng.uniform(0.0, math.log(1e4), n)  # scores spread over four decades
+    blocks = rng.integers(0, num_blocks, n)
+    got = log_race_terms(torch.tensor(logits), _assignment(torch.tensor(blocks), num_blocks))
+    for k in range(num_blocks - 1):
+        log_rest = np.logaddexp.reduce(logits[blocks > k])
+        expected = _mpmath_log_q(logits[blocks == k] - log_rest)
+        assert abs(got[k].item() - expected) < 1e-10 * max(1.0, abs(expected))
+
+
+@pytest.mark.parametrize("n, num_blocks", [(7, 3), (300, 4), (4096, 10), (4096, 2)])
+def test_equal_scores_give_the_factorial_ratio(n, num_blocks):
+    torch.manual_seed(n + num_blocks)
+    assignment = _assignment(torch.randint(0, num_blocks, (n,)), num_blocks)
+    got = log_prob_ordered_blocks(torch.full((n,), 0.7, dtype=torch.float64), assignment)
+    sizes = assignment.sum(-1)
+    expected = torch.lgamma(sizes + 1).sum() - math.lgamma(n + 1)
+    # float64 rounding of a sum of n terms of size ~log n; the quadrature itself is far more accurate
+    assert abs(got - expected) < 1e-8
+
+
+def test_bounds_bracket_the_exact_value():
+    torch.manual_seed(0)
+    n, num_blocks = 6, 3
+    blocks = _all_blocks(n, num_blocks)
+    assignment = _assignment(blocks, num_blocks)
+    for scale in (0.1, 1.0, 3.0):
+        logits = scale * torch.randn(n, dtype=torch.float64)
+        exact = log_prob_ordered_blocks(logits, assignment)
+        lower, upper = log_prob_ordered_blocks_bounds(logits, assignment)
+        assert (lower <= exact + 1e-12).all() and (exact <= upper + 1e-12).all()
+        # the bounds are attained by explicit rankings, so check them against enumeration too
+        rankings = torch.tensor(list(itertools.permutations(range(n))))
+        ranked = logits[rankings]
+        log_pl = (ranked - reverse_logcumsumexp(ranked)).sum(-1)
+        visited = blocks[:, rankings]
+        in_order = (visited[..., 1:] >= visited[..., :-1]).all(-1)
+        log_count = torch.lgamma(assignment.sum(-1) + 1).sum(-1)
+        brute_max = torch.where(in_order, log_pl, -math.inf).amax(-1) + log_count
+        brute_min = torch.where(in_order, log_pl, math.inf).amin(-1) + log_count
+        assert torch.allclose(upper, brute_max, atol=1e-12, rtol=0)
+        assert torch.allclose(lower, brute_min, atol=1e-12, rtol=0)
+    equal = torch.zeros(n, dtype=torch.float64)
+    lower, upper = log_prob_ordered_blocks_bounds(equal, assignment)
+    exact = log_prob_ordered_blocks(equal, assignment)
+    assert torch.allclose(lower, exact, atol=1e-12) and torch.allclose(upper, exact, atol=1e-12)
+
+
+def test_edge_cases_single_block_empty_blocks_and_one_element():
+    logits = torch.tensor([0.3, -1.0, 2.0, 0.5], dtype=torch.float64)
+    one_block = torch.ones(1, 4, dtype=torch.float64)
+    assert log_prob_ordered_blocks(logits, one_block).item() == 0.0
+    # empty rows before, between and after the non-empty ones change nothing
+    dense = _assignment(torch.tensor([0, 1, 0, 1]), 2)
+    sparse = torch.zeros(5, 4, dtype=torch.float64)
+    sparse[1], sparse[3] = dense[0], dense[1]
+    assert torch.allclose(log_prob_ordered_blocks(logits, sparse), log_prob_ordered_blocks(logits, dense))
+    single = torch.tensor([[0.0], [1.0], [0.0]], dtype=torch.float64)  # n = 1, K = 3
+    assert log_prob_ordered_blocks(torch.zeros(1, dtype=torch.float64), single).item() == 0.0
+
+
+def test_broadcasting_and_chunking(monkeypatch):
+    torch.manual_seed(1)
+    logits = torch.randn(2, 1, 9, dtype=torch.float64)
+    assignment = _assignment(torch.randint(0, 3, (4, 9)), 3)
+    got = log_prob_ordered_blocks(logits, assignment)
+    assert got.shape == (2, 4)
+    looped = torch.stack(
+        [torch.stack([log_prob_ordered_blocks(logits[i, 0], assignment[j]) for j in range(4)]) for i in range(2)]
+    )
+    assert torch.allclose(got, looped, atol=1e-13, rtol=0)
+    monkeypatch.setattr(ordered_blocks, "_CHUNK_ELEMENTS", 50)  # several node chunks per call
+    logits.requires_grad_(True)
+    chunked = log_prob_ordered_blocks(logits, assignment)
+    (grad_chunked,) = torch.autograd.grad(chunked.sum(), logits)
+    monkeypatch.undo()
+    (grad,) = torch.autograd.grad(log_prob_ordered_blocks(logits, assignment).sum(), logits)
+    assert torch.allclose(chunked, got, atol=1e-13, rtol=0)
+    assert torch.allclose(grad_chunked, grad, atol=1e-13, rtol=0)
+
+
+def test_gradcheck():
+    torch.manual_seed(2)
+    logits = (2.0 * torch.randn(2, 7, dtype=torch.float64)).requires_grad_(True)
+    assignment = _assignment(torch.randint(0, 3, (2, 7)), 3)
+    assert torch.autograd.gradcheck(lambda x: log_prob_ordered_blocks(x, assignment), (logits,))
+
+
+def test_gradient_matches_brute_force():
+    torch.manual_seed(3)
+    n, num_blocks = 6, 3
+    blocks = _all_blocks(n, num_blocks)[::7]
+    logits = (1.5 * torch.randn(n, dtype=torch.float64)).requires_grad_(True)
+    weights = torch.randn(len(blocks), dtype=torch.float64)
+    (got,) = torch.autograd.grad(
+        (weights * log_prob_ordered_blocks(logits, _assignment(blocks, num_blocks))).sum(), logits
+    )
+    (expected,) = torch.autograd.grad((weights * _brute_force(logits, blocks)).sum(), logits)
+    assert torch.allclose(got, expected, atol=1e-10, rtol=0)
+
+
+def test_float32_extremes_stay_finite():
+    torch.manual_seed(4)
+    n = 4096
+    assignment = _assignment(torch.randint(0, 10, (n,)), 10, torch.float32)
+    for logits in (
+        1e3 * torch.randn(n),
+        torch.where(torch.rand(n) < 0.5, torch.tensor(-1e3), torch.tensor(1e3)),
+        torch.full((n,), 1e3),
+    ):
+        logits.requires_grad_(True)
+        value = log_prob_ordered_blocks(logits, assignment)
+        (grad,) = torch.autograd.grad(value, logits)
+        assert torch.isfinite(value) and torch.isfinite(grad).all()
+        lower, upper = log_prob_ordered_blocks_bounds(logits, assignment)
+        assert torch.isfinite(lower) and torch.isfinite(upper)
+
+
+def test_float32_agrees_with_float64():
+    torch.manual_seed(5)
+    n = 2048
+    logits = 3.0 * torch.randn(n, dtype=torch.float64)
+    assignment = _assignment(torch.randint(0, 6, (n,)), 6)
+    exact = log_prob_ordered_blocks(logits, assignment)
+    single = log_prob_ordered_blocks(logits.float(), assignment.float()).double()
+    # a block sum of n float32 terms carries up to n * eps relative rounding (measured: ~1e-7 relative)
+    assert abs(single - exact) < n * torch.finfo(torch.float32).eps * abs(exact)
