@@ -4,8 +4,8 @@ The public distributions live in :mod:`pyro_drpm.distributions`; the relaxations
 in :mod:`pyro_drpm.relaxations`.
 """
 
-from pyro_drpm.distributions import MVHG, MultivariateNoncentralHypergeometric, PlackettLuce
+from pyro_drpm.distributions import DRPM, MVHG, MultivariateNoncentralHypergeometric, PlackettLuce
 
 __version__ = "0.1.0"
 
-__all__ = ["MVHG", "MultivariateNoncentralHypergeometric", "PlackettLuce", "__version__"]
+__all__ = ["DRPM", "MVHG", "MultivariateNoncentralHypergeometric", "PlackettLuce", "__version__"]

@@ -1,5 +1,6 @@
 """Pyro distributions over rankings, subset sizes and partitions."""
 
+from pyro_drpm.distributions.drpm import DRPM
 from pyro_drpm.distributions.noncentral_hypergeometric import (
     MVHG,
     MultivariateNoncentralHypergeometric,
@@ -11,6 +12,7 @@ from pyro_drpm.distributions.plackett_luce import (
 )
 
 __all__ = [
+    "DRPM",
     "MVHG",
     "MultivariateNoncentralHypergeometric",
     "PlackettLuce",

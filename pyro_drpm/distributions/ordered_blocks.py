@@ -64,7 +64,7 @@ __all__ = [
     "log_race_terms",
 ]
 
-_NEWTON_STEPS = 6  # mode and ends settle in 4-5 steps (measured); unfinished ends only widen the interval
+_NEWTON_STEPS = 5  # mode and ends settle in 4-5 steps (measured); unfinished ends only widen the interval
 _CHUNK_ELEMENTS = 1 << 21  # node-by-element terms formed at once (8 MB in float32)
 
 
@@ -125,29 +125,29 @@ def _log_integrand(u, a, block, x_small, derivatives=False):
     """``f(u)`` for every block (``u`` of shape ``(B, c, K)``), optionally with ``f'`` and ``f''``."""
     x = _at_elements(u, block) + a.unsqueeze(-2)
     num_blocks = u.shape[-1]
-    value = u - u.exp() + _block_sums(_log1mexp_exp(x, x_small), block, num_blocks)
+    exp_u = u.exp()
+    value = u - exp_u + _block_sums(_log1mexp_exp(x, x_small), block, num_blocks)
     if not derivatives:
         return value
     h, dh = _dlog1mexp_exp(x, x_small)
-    first = 1.0 - u.exp() + _block_sums(h, block, num_blocks)
-    second = -u.exp() + _block_sums(dh, block, num_blocks)
+    first = 1.0 - exp_u + _block_sums(h, block, num_blocks)
+    second = -exp_u + _block_sums(dh, block, num_blocks)
     return value, first, second
 
 
 @torch.no_grad()
 def _integration_range(a, block, sizes, x_small, drop):
     """Mode and the two ends of each block's integration interval, shapes ``(B, K)``."""
-    f = functools.partial(_log_integrand, a=a, block=block, x_small=x_small, derivatives=True)
+    tiny = torch.finfo(a.dtype).tiny
 
-    def at(u):
-        value, first, second = f(u.unsqueeze(-2))
-        return value.squeeze(-2), first.squeeze(-2), second.squeeze(-2)
+    def at(u):  # u: (B, c, K)
+        return _log_integrand(u, a, block, x_small, derivatives=True)
 
     # Mode: f'(u) = 1 - e^u + sum_i h(u + a_i) vanishes where phi(u) = log(1 + sum_i h) - u does; phi is
     # decreasing and nearly linear (exactly so when all h are 0 or 1), so Newton on phi converges in a few
     # steps. Bracket: phi(0) > 0 and phi(log(m + 1)) < 0 since 0 < h < 1; fall back to bisection outside it.
-    lo = torch.zeros_like(sizes)
-    hi = torch.log1p(sizes)
+    lo = torch.zeros_like(sizes).unsqueeze(-2)
+    hi = torch.log1p(sizes).unsqueeze(-2)
     mode = 0.5 * hi
     for _ in range(_NEWTON_STEPS):
         _, first, second = at(mode)
@@ -157,38 +157,32 @@ def _integration_range(a, block, sizes, x_small, drop):
         rising = phi > 0
         lo = torch.where(rising, mode, lo)
         hi = torch.where(rising, hi, mode)
-        step = mode - phi / slope.clamp(max=-torch.finfo(a.dtype).tiny)
+        step = mode - phi / slope.clamp(max=-tiny)
         mode = torch.where((step >= lo) & (step <= hi), step, 0.5 * (lo + hi))
     peak, _, curvature = at(mode)
     level = peak - drop
 
-    # Start each end at the nearer of a Gaussian guess (where a parabola with the peak's curvature drops by
-    # `drop`) and a point known to be outside (f(u) <= min(u, (m + 1) u + sum_i a_i) on the left, and
-    # f(u) <= u - e^u <= -e^u / 2 on the right; both lie on the correct side of the mode because
-    # f(mode) <= mode - e^mode). Newton on a concave function lands outside the level set after one step from
-    # anywhere on that side of the mode and then converges monotonically, so every iterate brackets the mass.
+    # Both ends at once, side = +1 (left, where f' > 0) and -1 (right). Start each at the nearer of a Gaussian
+    # guess (where a parabola with the peak's curvature drops by `drop`) and a point known to be outside:
+    # f(u) <= min(u, (m + 1) u + sum_i a_i) on the left and f(u) <= u - e^u <= -e^u / 2 on the right, both on
+    # the correct side of the mode because f(mode) <= mode - e^mode. Newton on a concave function lands
+    # outside the level set after one step from anywhere on that side of the mode and then converges
+    # monotonically, so every iterate brackets the mass; steps that leave the side are rejected.
+    side = torch.tensor([[1.0], [-1.0]], dtype=a.dtype, device=a.device)
     reach = (2.0 * drop / (-curvature).clamp(min=1.0)).sqrt()
-    total = _block_sums(a.unsqueeze(-2), block, sizes.shape[-1]).squeeze(-2)
-    left = _level_point(at, level, mode - reach, torch.maximum(level, (level - total) / (sizes + 1)), 1.0)
-    right = _level_point(at, level, mode + reach, torch.log(2.0 * (drop - peak)), -1.0)
-    return left.minimum(mode), mode, right.maximum(mode)
-
-
-def _level_point(at, level, guess, outside, side):
-    """Newton for ``f(u) = level`` on one side of the mode (``side`` = +1 left, -1 right, the sign of f').
-
-    Starts at ``guess`` where it is on the right side and nearer than ``outside`` (a point known to lie
-    beyond the level), else at ``outside``; rejects any step that would leave that side or not be finite.
-    """
-    tiny = torch.finfo(level.dtype).tiny
-    value, first, _ = at(guess)
-    use_guess = (side * first > 0) & (side * (guess - outside) > 0)
-    u = torch.where(use_guess, guess, outside)
+    total = _block_sums(a.unsqueeze(-2), block, sizes.shape[-1])
+    outside = torch.cat(
+        [torch.maximum(level, (level - total) / (sizes.unsqueeze(-2) + 1)), torch.log(2.0 * (drop - peak))], -2
+    )
+    guess = mode - side * reach
+    _, first, _ = at(guess)
+    u = torch.where((side * first > 0) & (side * (guess - outside) > 0), guess, outside)
     for _ in range(_NEWTON_STEPS):
         value, first, _ = at(u)
         step = u - (value - level) / (side * first).clamp(min=tiny) * side
         u = torch.where(torch.isfinite(step) & (side * first > 0), step, u)
-    return u
+    mode = mode.squeeze(-2)
+    return u[..., 0, :].minimum(mode), mode, u[..., 1, :].maximum(mode)
 
 
 def _nodes_and_log_weights(left, mode, right, num_nodes):
@@ -258,7 +252,12 @@ def _blocks(score_logits: torch.Tensor, assignment: torch.Tensor):
     if score_logits.shape[-1] != n:
         raise ValueError(f"`score_logits` has {score_logits.shape[-1]} elements but `assignment` has {n} columns")
     batch_shape = torch.broadcast_shapes(score_logits.shape[:-1], assignment.shape[:-2])
-    block = assignment.argmax(-2).expand(batch_shape + (n,)).reshape(-1, n)
+    # The block indices are data. Computing them with __torch_function__ subclasses disabled gives a plain
+    # tensor: Pyro's TraceGraph_ELBO wraps sampled values in a provenance-tracking subclass, and a custom
+    # autograd Function applied to such a tensor silently drops its gradient (seen with torch 2.13, pyro 1.9.2).
+    with torch._C.DisableTorchFunctionSubclass():
+        block = assignment.argmax(-2)
+    block = block.expand(batch_shape + (n,)).reshape(-1, n)
     logits = score_logits.expand(batch_shape + (n,)).reshape(-1, n)
     return logits, block, num_blocks, batch_shape
 

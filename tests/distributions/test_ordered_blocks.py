@@ -242,3 +242,16 @@ def test_float32_agrees_with_float64():
     single = log_prob_ordered_blocks(logits.float(), assignment.float()).double()
     # a block sum of n float32 terms carries up to n * eps relative rounding (measured: ~1e-7 relative)
     assert abs(single - exact) < n * torch.finfo(torch.float32).eps * abs(exact)
+
+
+def test_gradient_survives_pyro_provenance_tracking():
+    """TraceGraph_ELBO wraps sampled values in a provenance-tracking tensor subclass; the custom backward must
+    still reach the logits (it silently did not before the block indices were taken as plain tensors)."""
+    from pyro.ops.provenance import get_provenance, track_provenance
+
+    logits = torch.randn(6, dtype=torch.float64, requires_grad=True)
+    assignment = track_provenance(_assignment(torch.tensor([0, 1, 0, 2, 1, 2]), 3), frozenset({"partition"}))
+    value = log_prob_ordered_blocks(logits, assignment)
+    (grad,) = torch.autograd.grad(value, logits)
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+    assert get_provenance(value) == frozenset()  # the data part carries no provenance; the caller's terms do
