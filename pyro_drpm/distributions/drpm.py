@@ -74,9 +74,11 @@ class DRPM(TorchDistribution):
     **Sampling.** :meth:`sample` is exact. :meth:`rsample` draws the sizes with the MVHG's straight-through
     sampler and the ranking with Plackett-Luce's (a relaxed sort, ``relaxation``, both at ``temperature``),
     and returns :math:`Y = W P` with :math:`W` built in O(K n) from the relaxed sizes
-    (:func:`~pyro_drpm.relaxations.windows.window_matrix`), so gradients reach both ``size_logits`` and
-    ``score_logits``. With ``hard=True`` (default) the forward value is an exact 0/1 partition drawn from the
-    exact DRPM law; the gradients are straight-through estimates (biased). With ``hard=False`` it returns
+    (:func:`~pyro_drpm.relaxations.windows.window_matrix`, whose gradient moves each subset boundary along a
+    logistic ramp half a rank wide), so gradients reach both ``size_logits`` and ``score_logits``; the hard
+    n x n permutation matrix is never formed. With ``hard=True`` (default) the forward value is an exact 0/1
+    partition drawn from the exact DRPM law; the gradients are straight-through estimates, biased (measured
+    against enumeration in ``tests/distributions/test_drpm.py``). With ``hard=False`` it returns
     the relaxed matrix, which is not 0/1 and lies outside the support: use it outside ``pyro.sample`` or
     with validation off. For unbiased gradients use the score-function estimator, which the exact
     log-probability makes available: ``DRPM(...).has_rsample_(False)`` under ``TraceGraph_ELBO``.
@@ -86,7 +88,9 @@ class DRPM(TorchDistribution):
     ``n = 12`` and equal logits, :math:`P(\\mathbf{n} = (4, 4, 4))` is only about 0.097, its maximum over the
     logits, so a guide cannot concentrate on a balanced partition however it moves its logits. Smaller urns
     (down to :math:`\\sum_k m_k \\ge n`) concentrate the sizes; as the urn grows the sizes tend to a
-    multinomial.
+    multinomial. The price of a small urn is support: a partition with a subset larger than its :math:`m_k`
+    has probability 0, so a guide's urn must still hold every partition the posterior needs. Model and guide
+    may use different urns; both log-probabilities stay exact.
 
     ``enumerate_support()`` lists all :math:`K^n` assignment matrices (up to 65536);
     ``has_enumerate_support`` is ``False`` on purpose, since Pyro's enumeration would drop the guide weights of
@@ -118,6 +122,8 @@ class DRPM(TorchDistribution):
     Distribution", ICLR 2023, arXiv:2203.01629.
     [3] Grover, Wang, Zweig, Ermon, "Stochastic Optimization of Sorting Networks via Continuous Relaxations",
     ICLR 2019, arXiv:1903.08850.
+    [4] Prillo, Eisenschlos, "SoftSort: A Continuous Relaxation for the argsort Operator", ICML 2020,
+    arXiv:2006.16038.
     """
 
     arg_constraints = {
@@ -253,12 +259,20 @@ class DRPM(TorchDistribution):
     def rsample(self, sample_shape=torch.Size()):
         sample_shape = torch.Size(sample_shape)
         counts = self.sizes.rsample(sample_shape)
-        permutation = self.ranking.rsample(sample_shape)
-        if self.hard:
-            window = window_matrix(counts, self.num_elements, _WINDOW_SMOOTHING)
-        else:
-            window = soft_window_matrix(counts, self.num_elements, _WINDOW_SMOOTHING)
-        return window @ permutation
+        # The ranking is drawn as PlackettLuce.rsample does (Gumbel-perturbed logits, relaxed sort), but the hard
+        # n x n permutation matrix is never formed: Y = W P_hard is a column gather of W.
+        shape = sample_shape + self.batch_shape + (self.num_elements,)
+        perturbed = self.score_logits.expand(shape) + gumbel_noise(shape, self.score_logits)
+        soft_permutation = RELAXED_SORTS[self.relaxation](perturbed, self.temperature)
+        if not self.hard:
+            return soft_window_matrix(counts, self.num_elements, _WINDOW_SMOOTHING) @ soft_permutation
+        window = window_matrix(counts, self.num_elements, _WINDOW_SMOOTHING)  # exact, straight-through
+        rank = perturbed.detach().argsort(dim=-1, descending=True).argsort(dim=-1)  # rank of every element
+        hard = window.gather(-1, rank.unsqueeze(-2).expand(window.shape))  # W P_hard, gradients to the sizes
+        # zero in value (the same product subtracted), gradient W_hard dP_soft to the scores: together with the
+        # line above this is the straight-through product of W and P, without an n x n temporary
+        soft = window.detach() @ soft_permutation
+        return hard + (soft - soft.detach())
 
     # -- probabilities ----------------------------------------------------------------------------------------
 
