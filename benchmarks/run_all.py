@@ -22,8 +22,9 @@ shared machines are noisy, ratios much less so. The sections below are regenerat
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes only")
+    parser.add_argument("--collect", action="store_true", help="only rebuild README.md from results/*.md")
     args = parser.parse_args()
-    for script in sorted(HERE.glob("bench_*.py")):
+    for script in [] if args.collect else sorted(HERE.glob("bench_*.py")):
         print(f"== {script.name}", flush=True)
         command = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
         subprocess.run(command, check=True)
