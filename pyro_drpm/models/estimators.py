@@ -1,0 +1,494 @@
+"""scikit-learn-style estimators around the Pyro clustering models: ``fit``, ``predict``, ``fit_predict``.
+
+- :class:`DRPMClustering`: DRPM variational clustering (:class:`~pyro_drpm.models.drpm_vc.DRPMVC`);
+- :class:`VaDEClustering`: the i.i.d. categorical mixture prior (:class:`~.mixture_baselines.IIDMixtureVAE`);
+- :class:`DPMixtureClustering`: the truncated stick-breaking Dirichlet-process mixture prior
+  (:class:`~.mixture_baselines.StickBreakingMixtureVAE`); ``n_clusters`` is its truncation level.
+
+All three run the same pipeline with the same networks and budget: (1) pretrain the encoder/decoder as an
+autoencoder (or reuse a shared :class:`~.pretraining.PretrainedAutoencoder` passed as ``pretrained``),
+(2) fit a Gaussian mixture (for the DP: a Dirichlet-process ``BayesianGaussianMixture``) to the embedding and
+initialise the prior with it, (3) maximise the ELBO with Pyro's ``SVI`` for ``epochs`` passes over the data in
+mini-batches of ``batch_size``, (4) label every point with the model's prediction rule.
+
+Defaults adapt to the data (each ``"auto"`` can be overridden): features in ``[0, 1]`` (images) use a Bernoulli
+likelihood, hidden layers ``(256, 256)`` and ``latent_dim = 10``; other (real-valued, tabular) features are
+standardised and use a Gaussian likelihood, hidden layers ``(64, 64)`` and ``latent_dim = min(10, D)``.
+
+The fitted Pyro model and guide are ``est.model_.model`` and ``est.model_.guide`` (methods of the fitted
+``torch.nn.Module`` ``est.model_``; all parameters live in that module). Fitting never touches the global Pyro
+parameter store (it trains inside a private ``scope``) nor the global torch RNG state (``fork_rng``).
+
+Example::
+
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).random((60, 4))
+    >>> est = VaDEClustering(n_clusters=3, epochs=2, pretrain_epochs=2, random_state=0, progress=False)
+    >>> est.fit_predict(X).shape
+    (60,)
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+
+import numpy as np
+import pyro
+import torch
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from pyro_drpm.models.base import LatentClusteringModel
+from pyro_drpm.models.drpm_vc import DRPMVC, GUIDE_URNS, PARTITION_GRADIENTS
+from pyro_drpm.models.mixture_baselines import IIDMixtureVAE, StickBreakingMixtureVAE
+from pyro_drpm.models.networks import LIKELIHOODS
+from pyro_drpm.models.pretraining import (
+    PretrainedAutoencoder,
+    embed,
+    fit_gaussian_mixture,
+    image_side,
+    pretrain,
+)
+from pyro_drpm.models.training import ELBOS, train_svi
+
+__all__ = ["DPMixtureClustering", "DRPMClustering", "DeepClusteringEstimator", "VaDEClustering"]
+
+_IMAGE_HIDDEN = (256, 256)
+_TABULAR_HIDDEN = (64, 64)
+
+
+def _check_positive_int(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_positive_float(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
+    """Base class: validation, pretraining, mixture initialisation, SVI, prediction. Subclasses build the model.
+
+    Common parameters (see the subclasses for their own):
+
+    :param n_clusters: number of clusters ``K`` (for the DP mixture: the truncation level).
+    :param latent_dim: dimension of ``z``; ``"auto"``: 10 for ``[0, 1]`` data, ``min(10, D)`` otherwise.
+    :param hidden_dims: encoder hidden widths (decoder mirrored); ``"auto"``: ``(256, 256)`` / ``(64, 64)``.
+    :param likelihood: ``"bernoulli"``, ``"gaussian"`` or ``"auto"`` (Bernoulli iff all features lie in
+        ``[0, 1]``).
+    :param epochs: SVI passes over the data.
+    :param pretrain_epochs: autoencoder pretraining passes (ignored when ``pretrained`` is given).
+    :param batch_size: mini-batch size (for DRPM-VC: the size of the set that is partitioned).
+    :param lr: Adam learning rate of SVI (``pretrain_lr``: of the autoencoder).
+    :param beta: ``poutine.scale`` weight of the ``z`` terms of the ELBO.
+    :param elbo: ``"trace"`` (``Trace_ELBO``) or ``"meanfield"`` (``TraceMeanField_ELBO``: analytic Gaussian
+        KL given the sampled assignment).
+    :param num_particles: samples of all latent variables per ELBO estimate (averaged; ``1`` as in the paper's
+        single partition per step).
+    :param augment: pretrain as a denoising autoencoder on small random affine jitters of the images
+        (:func:`~pyro_drpm.models.pretraining.augment_images`); ``"auto"``: on for Bernoulli data whose feature
+        count is a square (square images such as the 8 x 8 digits or 28 x 28 MNIST), off otherwise.
+    :param pretrained: a shared :class:`~pyro_drpm.models.pretraining.PretrainedAutoencoder` to start from.
+    :param random_state: seed (``int``), ``numpy`` ``RandomState`` or ``None``.
+    :param progress: show tqdm progress bars.
+
+    Fitted attributes: ``labels_``, ``model_`` (the Pyro model/guide module), ``pretrained_``, ``history_``
+    (loss per data point and epoch), ``cluster_centers_`` (latent cluster means), ``n_clusters_found_``
+    (clusters with at least one training point), ``likelihood_``, ``n_features_in_``.
+    """
+
+    _dirichlet_process_init = False
+
+    # -- parameters ---------------------------------------------------------------------------------------
+    def _common_checks(self) -> None:
+        _check_positive_int("n_clusters", self.n_clusters)
+        if self.latent_dim != "auto":
+            _check_positive_int("latent_dim", self.latent_dim)
+        if self.hidden_dims != "auto":
+            dims = tuple(self.hidden_dims)
+            if not dims:
+                raise ValueError("hidden_dims must list at least one width")
+            for width in dims:
+                _check_positive_int("hidden_dims entries", width)
+        if self.likelihood not in (*LIKELIHOODS, "auto"):
+            raise ValueError(f"unknown likelihood {self.likelihood!r}; expected one of {(*LIKELIHOODS, 'auto')}")
+        _check_positive_int("epochs", self.epochs, minimum=0)
+        _check_positive_int("pretrain_epochs", self.pretrain_epochs, minimum=0)
+        _check_positive_int("batch_size", self.batch_size)
+        _check_positive_float("lr", self.lr)
+        _check_positive_float("pretrain_lr", self.pretrain_lr)
+        _check_positive_float("beta", self.beta)
+        if self.elbo not in ELBOS:
+            raise ValueError(f"unknown elbo {self.elbo!r}; expected one of {sorted(ELBOS)}")
+        _check_positive_int("num_particles", self.num_particles)
+        if self.augment not in ("auto", True, False):
+            raise ValueError(f"augment must be 'auto', True or False, got {self.augment!r}")
+        if self.pretrained is not None and not isinstance(self.pretrained, PretrainedAutoencoder):
+            raise ValueError("pretrained must be a PretrainedAutoencoder or None")
+
+    def _extra_checks(self) -> None:
+        """Subclass hook for model-specific parameters."""
+
+    def _resolve_likelihood(self, X: np.ndarray) -> str:
+        if self.pretrained is not None:
+            if self.likelihood not in ("auto", self.pretrained.likelihood):
+                raise ValueError(
+                    f"likelihood={self.likelihood!r} contradicts the pretrained networks' "
+                    f"{self.pretrained.likelihood!r}"
+                )
+            likelihood = self.pretrained.likelihood
+        elif self.likelihood == "auto":
+            likelihood = "bernoulli" if X.min() >= 0.0 and X.max() <= 1.0 else "gaussian"
+        else:
+            likelihood = self.likelihood
+        if likelihood == "bernoulli" and (X.min() < 0.0 or X.max() > 1.0):
+            raise ValueError(
+                "the Bernoulli likelihood needs features in [0, 1]; rescale X or use likelihood='gaussian'"
+            )
+        return likelihood
+
+    # -- data --------------------------------------------------------------------------------------------
+    def _validate_X(self, X, fitting: bool) -> np.ndarray:
+        X = check_array(X, dtype=[np.float64, np.float32], ensure_2d=True, allow_nd=False)
+        if fitting:
+            self.n_features_in_ = X.shape[1]
+            if X.shape[0] < self.n_clusters:
+                raise ValueError(
+                    f"n_samples={X.shape[0]} is smaller than n_clusters={self.n_clusters}: fewer samples than clusters"
+                )
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with {self.n_features_in_}"
+            )
+        return X
+
+    # -- fitting -------------------------------------------------------------------------------------------
+    def _build_model(self, pretrained: PretrainedAutoencoder, n_samples: int) -> LatentClusteringModel:
+        raise NotImplementedError
+
+    def fit(self, X, y=None):
+        """Pretrain (unless ``pretrained`` is given), initialise the prior from a mixture fit, train by SVI.
+
+        :param X: array ``(n_samples, n_features)``, finite. ``y`` is ignored.
+        :returns: ``self``.
+        """
+        self._common_checks()
+        self._extra_checks()
+        X = self._validate_X(X, fitting=True)
+        likelihood = self._resolve_likelihood(X)
+        image_like = likelihood == "bernoulli"
+        latent_dim = (10 if image_like else min(10, X.shape[1])) if self.latent_dim == "auto" else self.latent_dim
+        hidden = (_IMAGE_HIDDEN if image_like else _TABULAR_HIDDEN) if self.hidden_dims == "auto" else self.hidden_dims
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        square = image_like and image_side(X.shape[1]) is not None
+        augment = square if self.augment == "auto" else bool(self.augment)
+        if augment and not square:
+            raise ValueError("augment=True needs square images with features in [0, 1] (Bernoulli likelihood)")
+
+        if self.pretrained is not None:
+            if self.pretrained.n_features != X.shape[1]:
+                raise ValueError(
+                    f"pretrained networks expect {self.pretrained.n_features} features, X has {X.shape[1]}"
+                )
+            pretrained = self.pretrained
+        else:
+            pretrained = pretrain(
+                X,
+                latent_dim=latent_dim,
+                hidden_dims=tuple(hidden),
+                likelihood=likelihood,
+                epochs=self.pretrain_epochs,
+                batch_size=self.batch_size,
+                lr=self.pretrain_lr,
+                seed=seed,
+                progress=self.progress,
+                augment=augment,
+            )
+        data = pretrained.preprocess(X)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            networks = PretrainedAutoencoder(
+                copy.deepcopy(pretrained.encoder),
+                copy.deepcopy(pretrained.decoder),
+                likelihood,
+                pretrained.feature_mean,
+                pretrained.feature_scale,
+                pretrained.history,
+            )
+            model = self._build_model(networks, X.shape[0])
+            mixture = fit_gaussian_mixture(
+                embed(networks.encoder, data),
+                self.n_clusters,
+                random_state=seed,
+                dirichlet_process=self._dirichlet_process_init,
+            )
+            model.init_from_mixture(mixture)
+            generator = torch.Generator().manual_seed(seed)
+            with pyro.get_param_store().scope():
+                history = train_svi(
+                    model,
+                    data,
+                    epochs=self.epochs,
+                    batch_size=self.batch_size,
+                    lr=self.lr,
+                    elbo=self.elbo,
+                    num_particles=self.num_particles,
+                    generator=generator,
+                    progress=self.progress,
+                    desc=type(self).__name__,
+                )
+        self.model_ = model
+        self.pretrained_ = pretrained
+        self.likelihood_ = likelihood
+        self.history_ = history
+        self.labels_ = model.predict(data).numpy().astype(np.int64)
+        self.cluster_centers_ = model.locs.detach().numpy().copy()
+        self.n_clusters_found_ = int(np.unique(self.labels_).size)
+        return self
+
+    # -- inference -----------------------------------------------------------------------------------------
+    def _data(self, X) -> torch.Tensor:
+        check_is_fitted(self, "model_")
+        X = self._validate_X(X, fitting=False)
+        return self.pretrained_.preprocess(X)
+
+    def predict(self, X) -> np.ndarray:
+        """Cluster labels of new points (the model's prediction rule, see the model classes)."""
+        data = self._data(X)
+        return self.model_.predict(data).numpy().astype(np.int64)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Posterior cluster probabilities at the encoder mean, ``(n_samples, n_clusters)``."""
+        data = self._data(X)
+        return self.model_.log_responsibilities(data).exp().numpy()
+
+    def transform(self, X) -> np.ndarray:
+        """The latent embedding ``E_q[z | x]`` of each point, ``(n_samples, latent_dim)``."""
+        data = self._data(X)
+        return embed(self.model_.encoder, data).numpy()
+
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        """``fit(X)`` and return ``labels_``."""
+        return self.fit(X).labels_
+
+
+class DRPMClustering(DeepClusteringEstimator):
+    """DRPM variational clustering (Sutter et al. 2023) as a scikit-learn-style estimator.
+
+    Each mini-batch's cluster assignment is one DRPM latent (:class:`~pyro_drpm.models.drpm_vc.DRPMVC`); the
+    ELBO with the DRPM's exact ``log p(Y)`` and ``log q(Y)`` is maximised by ``Trace_ELBO``. Labels follow the
+    paper's rule ``argmax_k N(E_q[z_i]; mu_k, sigma_k^2)``.
+
+    Parameters as in :class:`DeepClusteringEstimator`, plus:
+
+    :param partition_weight: ``poutine.scale`` weight of the partition KL (``1``: plain ELBO).
+    :param temperature: initial relaxation temperature (annealed exponentially to ``final_temperature``).
+    :param final_temperature: temperature at the end of training (the paper: 0.5).
+    :param guide_urn: ``"adaptive"`` (concentrated subset sizes) or ``"full"`` (the DRPM default urn).
+    :param urn_slack: extra balls per colour of the adaptive urn (``0``: the rounded soft counts exactly, so the
+        guide's subset sizes are deterministic).
+    :param partition_gradients: ``"guide"`` (only the guide's score scale is trained through the partition, the
+        default) or ``"all"`` (the partition parameters are differentiable in the encoder output and the clusters;
+        collapses the clustering in our experiments, see :mod:`pyro_drpm.models.drpm_vc`).
+
+    Example::
+
+        >>> from pyro_drpm.datasets import load_digits_01
+        >>> X, y = load_digits_01()
+        >>> est = DRPMClustering(n_clusters=10, epochs=1, pretrain_epochs=1, random_state=0, progress=False)
+        >>> est.fit(X[:300]).labels_.shape
+        (300,)
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        latent_dim="auto",
+        hidden_dims="auto",
+        likelihood: str = "auto",
+        epochs: int = 100,
+        pretrain_epochs: int = 200,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        pretrain_lr: float = 1e-3,
+        beta: float = 1.0,
+        partition_weight: float = 1.0,
+        temperature: float = 1.0,
+        final_temperature: float = 0.5,
+        guide_urn: str = "adaptive",
+        urn_slack: int = 0,
+        partition_gradients: str = "guide",
+        elbo: str = "trace",
+        num_particles: int = 1,
+        augment="auto",
+        pretrained: PretrainedAutoencoder | None = None,
+        random_state=None,
+        progress: bool = True,
+    ):
+        self.n_clusters = n_clusters
+        self.latent_dim = latent_dim
+        self.hidden_dims = hidden_dims
+        self.likelihood = likelihood
+        self.epochs = epochs
+        self.pretrain_epochs = pretrain_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.pretrain_lr = pretrain_lr
+        self.beta = beta
+        self.partition_weight = partition_weight
+        self.temperature = temperature
+        self.final_temperature = final_temperature
+        self.guide_urn = guide_urn
+        self.urn_slack = urn_slack
+        self.partition_gradients = partition_gradients
+        self.elbo = elbo
+        self.num_particles = num_particles
+        self.augment = augment
+        self.pretrained = pretrained
+        self.random_state = random_state
+        self.progress = progress
+
+    def _extra_checks(self) -> None:
+        _check_positive_float("partition_weight", self.partition_weight)
+        _check_positive_float("temperature", self.temperature)
+        _check_positive_float("final_temperature", self.final_temperature)
+        if self.guide_urn not in GUIDE_URNS:
+            raise ValueError(f"unknown guide_urn {self.guide_urn!r}; expected one of {GUIDE_URNS}")
+        _check_positive_int("urn_slack", self.urn_slack, minimum=0)
+        if self.partition_gradients not in PARTITION_GRADIENTS:
+            raise ValueError(
+                f"unknown partition_gradients {self.partition_gradients!r}; expected one of {PARTITION_GRADIENTS}"
+            )
+
+    def _build_model(self, pretrained, n_samples):
+        return DRPMVC(
+            pretrained.encoder,
+            pretrained.decoder,
+            self.n_clusters,
+            beta=self.beta,
+            partition_weight=self.partition_weight,
+            temperature=self.temperature,
+            final_temperature=self.final_temperature,
+            guide_urn=self.guide_urn,
+            urn_slack=self.urn_slack,
+            partition_gradients=self.partition_gradients,
+        )
+
+
+class VaDEClustering(DeepClusteringEstimator):
+    """Deep clustering with an i.i.d. categorical mixture prior (VaDE-style), same pipeline as DRPM-VC.
+
+    Model: :class:`~pyro_drpm.models.mixture_baselines.IIDMixtureVAE`. Labels:
+    ``argmax_k pi_k N(E_q[z_i]; mu_k, sigma_k^2)``. Parameters: see :class:`DeepClusteringEstimator`.
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        latent_dim="auto",
+        hidden_dims="auto",
+        likelihood: str = "auto",
+        epochs: int = 100,
+        pretrain_epochs: int = 200,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        pretrain_lr: float = 1e-3,
+        beta: float = 1.0,
+        elbo: str = "trace",
+        num_particles: int = 1,
+        augment="auto",
+        pretrained: PretrainedAutoencoder | None = None,
+        random_state=None,
+        progress: bool = True,
+    ):
+        self.n_clusters = n_clusters
+        self.latent_dim = latent_dim
+        self.hidden_dims = hidden_dims
+        self.likelihood = likelihood
+        self.epochs = epochs
+        self.pretrain_epochs = pretrain_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.pretrain_lr = pretrain_lr
+        self.beta = beta
+        self.elbo = elbo
+        self.num_particles = num_particles
+        self.augment = augment
+        self.pretrained = pretrained
+        self.random_state = random_state
+        self.progress = progress
+
+    def _build_model(self, pretrained, n_samples):
+        return IIDMixtureVAE(pretrained.encoder, pretrained.decoder, self.n_clusters, beta=self.beta)
+
+
+class DPMixtureClustering(DeepClusteringEstimator):
+    """Deep clustering with a truncated stick-breaking Dirichlet-process mixture prior, trained by SVI.
+
+    Model: :class:`~pyro_drpm.models.mixture_baselines.StickBreakingMixtureVAE`, initialised from a
+    Dirichlet-process ``BayesianGaussianMixture`` on the embedding. ``n_clusters`` is the truncation level ``T``
+    (the most clusters it can use); ``n_clusters_found_`` reports how many it does use.
+
+    Parameters: see :class:`DeepClusteringEstimator`, plus
+    :param concentration: the DP concentration ``alpha``.
+    """
+
+    _dirichlet_process_init = True
+
+    def __init__(
+        self,
+        n_clusters: int = 20,
+        concentration: float = 1.0,
+        latent_dim="auto",
+        hidden_dims="auto",
+        likelihood: str = "auto",
+        epochs: int = 100,
+        pretrain_epochs: int = 200,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        pretrain_lr: float = 1e-3,
+        beta: float = 1.0,
+        elbo: str = "trace",
+        num_particles: int = 1,
+        augment="auto",
+        pretrained: PretrainedAutoencoder | None = None,
+        random_state=None,
+        progress: bool = True,
+    ):
+        self.n_clusters = n_clusters
+        self.concentration = concentration
+        self.latent_dim = latent_dim
+        self.hidden_dims = hidden_dims
+        self.likelihood = likelihood
+        self.epochs = epochs
+        self.pretrain_epochs = pretrain_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.pretrain_lr = pretrain_lr
+        self.beta = beta
+        self.elbo = elbo
+        self.num_particles = num_particles
+        self.augment = augment
+        self.pretrained = pretrained
+        self.random_state = random_state
+        self.progress = progress
+
+    def _extra_checks(self) -> None:
+        _check_positive_int("n_clusters (the truncation level)", self.n_clusters, minimum=2)
+        _check_positive_float("concentration", self.concentration)
+
+    def _build_model(self, pretrained, n_samples):
+        return StickBreakingMixtureVAE(
+            pretrained.encoder,
+            pretrained.decoder,
+            self.n_clusters,
+            beta=self.beta,
+            concentration=self.concentration,
+            dataset_size=n_samples,
+        )

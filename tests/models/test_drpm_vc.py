@@ -1,0 +1,184 @@
+"""DRPM-VC: the Pyro model/guide run under SVI with a finite, exact ELBO; the guide's partition parameters."""
+
+import math
+
+import pyro
+import pytest
+import torch
+from pyro import poutine
+from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
+
+from pyro_drpm.distributions import DRPM
+from pyro_drpm.models.base import gaussian_log_density
+from pyro_drpm.models.drpm_vc import DRPMVC, AssignedNormal, cluster_path_order
+from pyro_drpm.models.networks import MLPDecoder, MLPEncoder
+from pyro_drpm.models.pretraining import MixtureInit
+from pyro_drpm.models.training import train_svi
+
+
+def _model(**kwargs):
+    torch.manual_seed(0)
+    return DRPMVC(MLPEncoder(6, 2, (16,)), MLPDecoder(2, 6, (16,)), n_components=3, **kwargs)
+
+
+@pytest.mark.parametrize("partition_gradients", ["guide", "all"])
+@pytest.mark.parametrize("guide_urn", ["adaptive", "full"])
+@pytest.mark.parametrize("elbo", [Trace_ELBO, TraceMeanField_ELBO])
+def test_svi_steps_finite_elbo_and_gradients_everywhere(guide_urn, elbo, partition_gradients):
+    vc = _model(guide_urn=guide_urn, partition_gradients=partition_gradients)
+    x = torch.rand(12, 6)
+    loss = elbo().differentiable_loss(vc.model, vc.guide, x)
+    assert torch.isfinite(loss)
+    loss.backward()
+    for name, param in vc.named_parameters():
+        assert param.grad is not None and torch.isfinite(param.grad).all(), name
+    assert vc.log_score_scale.grad.abs() > 0
+    with pyro.get_param_store().scope():
+        history = train_svi(vc, torch.rand(36, 6), epochs=3, batch_size=12)
+    assert all(math.isfinite(h) for h in history)
+
+
+@pytest.mark.parametrize("partition_gradients", ["guide", "all"])
+def test_which_parameters_the_partition_term_trains(partition_gradients):
+    vc = _model(partition_gradients=partition_gradients)
+    x = torch.rand(10, 6)
+    site = poutine.trace(vc.guide).get_trace(x).nodes["partition"]
+    # the straight-through sample and the exact log q(Y), as Trace_ELBO differentiates them
+    (site["fn"].log_prob(site["value"]) + (site["value"] * torch.randn_like(site["value"])).sum()).backward()
+    assert vc.log_score_scale.grad.abs() > 0
+    reached = vc.encoder.loc.weight.grad is not None and vc.encoder.loc.weight.grad.abs().sum() > 0
+    assert reached == (partition_gradients == "all")
+    assert (vc.locs.grad is not None and vc.locs.grad.abs().sum() > 0) == (partition_gradients == "all")
+
+
+def test_trace_sites_and_weights():
+    vc = _model(beta=0.5, partition_weight=0.25)
+    x = torch.rand(10, 6)
+    guide_trace = poutine.trace(vc.guide).get_trace(x)
+    model_trace = poutine.trace(poutine.replay(vc.model, trace=guide_trace)).get_trace(x)
+    for trace in (guide_trace, model_trace):
+        partition = trace.nodes["partition"]
+        assert isinstance(partition["fn"], DRPM)
+        assert partition["scale"] == 0.25 and trace.nodes["z"]["scale"] == 0.5
+    Y = guide_trace.nodes["partition"]["value"]
+    assert Y.shape == (3, 10)
+    torch.testing.assert_close(Y.sum(0), torch.ones(10, dtype=Y.dtype))
+    assert model_trace.nodes["x"]["is_observed"]
+
+
+def test_elbo_is_the_exact_log_density_difference():
+    """Trace_ELBO's loss equals -(log p(x, z, Y) - log q(z, Y)) computed by hand from the two traces."""
+    vc = _model()
+    x = torch.rand(8, 6)
+    pyro.set_rng_seed(3)
+    loss = Trace_ELBO().loss(vc.model, vc.guide, x)
+    pyro.set_rng_seed(3)
+    guide_trace = poutine.trace(vc.guide).get_trace(x)
+    model_trace = poutine.trace(poutine.replay(vc.model, trace=guide_trace)).get_trace(x)
+    Y = guide_trace.nodes["partition"]["value"]
+    z = guide_trace.nodes["z"]["value"]
+    q_Y = guide_trace.nodes["partition"]["fn"].log_prob(Y)
+    p_Y = model_trace.nodes["partition"]["fn"].log_prob(Y)
+    loc, scale = vc.encoder(x)
+    q_z = torch.distributions.Normal(loc, scale).log_prob(z).sum()
+    labels = Y.argmax(0)
+    p_z = torch.distributions.Normal(vc.locs[labels], vc.scales[labels]).log_prob(z).sum()
+    p_x = vc.decoder.distribution(z).log_prob(x).sum()
+    expected = -(p_x + p_z + p_Y.float() - q_z - q_Y.float())
+    assert loss == pytest.approx(float(expected.detach()), rel=1e-4, abs=1e-3)
+
+
+@pytest.mark.parametrize("urn_slack, urn", [(0, [3.0, 1.0, 2.0]), (2, [5.0, 3.0, 4.0])])
+def test_guide_ranks_elements_by_cluster_and_matches_sizes(urn_slack, urn):
+    vc = _model(urn_slack=urn_slack)
+    with torch.no_grad():
+        vc.locs.copy_(torch.tensor([[-10.0, 0.0], [0.0, 0.0], [10.0, 0.0]]))
+        vc.log_scales.zero_()
+    # 2 elements at cluster 2, 3 at cluster 0, 1 at cluster 1
+    loc = torch.tensor([[10.0, 0.0], [10.0, 0.0], [-10.0, 0.0], [-10.0, 0.0], [-10.0, 0.0], [0.0, 0.0]])
+    scale = torch.full_like(loc, 0.1)
+    size_logits, score_logits, class_sizes = vc.partition_parameters(loc, scale)
+    # cluster 0 elements first, then cluster 1, then cluster 2
+    order = score_logits.detach().argsort(descending=True)
+    assert set(order[:3].tolist()) == {2, 3, 4} and order[3].item() == 5 and set(order[4:].tolist()) == {0, 1}
+    torch.testing.assert_close(class_sizes, torch.tensor(urn))  # rounded counts (+ slack)
+    # the samples put (almost) every element in its own cluster
+    q = DRPM(size_logits.double(), score_logits.double(), class_sizes=class_sizes.double())
+    labels = torch.stack([q.sample().argmax(0) for _ in range(20)])
+    agree = (labels == torch.tensor([2, 2, 0, 0, 0, 1])).double().mean()
+    assert agree > (0.99 if urn_slack == 0 else 0.8)
+
+
+def test_assigned_normal_is_the_gaussian_of_the_assigned_cluster():
+    locs = torch.tensor([[0.0, 1.0], [5.0, -1.0]])
+    scales = torch.tensor([[1.0, 2.0], [0.5, 0.5]])
+    Y = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    d = AssignedNormal(Y, locs, scales)
+    assert d.batch_shape == (3,) and d.event_shape == (2,)
+    z = torch.randn(3, 2)
+    expected = torch.distributions.Normal(locs[[0, 1, 0]], scales[[0, 1, 0]]).log_prob(z).sum(-1)
+    torch.testing.assert_close(d.log_prob(z), expected)
+    torch.testing.assert_close(
+        gaussian_log_density(z, locs, scales).gather(-1, torch.tensor([[0], [1], [0]])).squeeze(-1), expected
+    )
+    assert d.rsample().shape == (3, 2) and d.expand((3,)).batch_shape == (3,)
+
+
+def test_cluster_path_order_walks_a_line():
+    locs = torch.tensor([[3.0], [0.0], [2.0], [1.0]])
+    order = cluster_path_order(locs)
+    assert order.tolist() in ([1, 3, 2, 0], [0, 2, 3, 1])
+
+
+def test_init_from_mixture_sets_prior_sizes_and_reorders():
+    vc = _model()
+    init = MixtureInit(
+        weights=torch.tensor([0.5, 0.2, 0.3]),
+        locs=torch.tensor([[0.0, 0.0], [5.0, 0.0], [1.0, 0.0]]),
+        scales=torch.ones(3, 2),
+        labels=torch.tensor([0, 1, 2]).numpy(),
+    )
+    vc.init_from_mixture(init)
+    assert vc.locs[:, 0].tolist() in ([0.0, 1.0, 5.0], [5.0, 1.0, 0.0])
+    w = torch.sigmoid(vc.prior_size_logits.detach())
+    torch.testing.assert_close(w.sort().values, torch.tensor([0.2, 0.3, 0.5]))
+
+
+def test_temperature_schedule():
+    vc = _model(temperature=1.0, final_temperature=0.5)
+    vc.update_schedules(0.0)
+    assert vc.temperature == pytest.approx(1.0)
+    vc.update_schedules(1.0)
+    assert vc.temperature == pytest.approx(0.5)
+    vc.update_schedules(0.5)
+    assert vc.temperature == pytest.approx(math.sqrt(0.5))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="guide_urn"):
+        _model(guide_urn="small")
+    with pytest.raises(ValueError, match="urn_slack"):
+        _model(urn_slack=-1)
+    with pytest.raises(ValueError, match="partition_weight"):
+        _model(partition_weight=0.0)
+    with pytest.raises(ValueError, match="partition_gradients"):
+        _model(partition_gradients="encoder")
+
+
+def test_meanfield_kl_matches_the_assigned_gaussian():
+    locs = torch.randn(3, 2)
+    scales = torch.rand(3, 2) + 0.5
+    Y = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    guide = pyro.distributions.Normal(torch.randn(4, 2), torch.rand(4, 2) + 0.3).to_event(1)
+    labels = Y.argmax(0)
+    expected = torch.distributions.kl_divergence(
+        guide, pyro.distributions.Normal(locs[labels], scales[labels]).to_event(1)
+    )
+    torch.testing.assert_close(torch.distributions.kl_divergence(guide, AssignedNormal(Y, locs, scales)), expected)
+
+
+def test_largest_remainder_rounding():
+    from pyro_drpm.models.drpm_vc import _largest_remainder_round
+
+    rounded = _largest_remainder_round(torch.tensor([2.6, 3.3, 4.1, 0.0]), 10)
+    torch.testing.assert_close(rounded, torch.tensor([3.0, 3.0, 4.0, 0.0]))

@@ -1,0 +1,187 @@
+"""The scikit-learn-style estimators: API, reproducibility, bad input, and recovery of separated blobs."""
+
+import numpy as np
+import pyro
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import NotFittedError
+
+from pyro_drpm.metrics import adjusted_rand_index
+from pyro_drpm.models import (
+    DPMixtureClustering,
+    DRPMClustering,
+    VaDEClustering,
+    pretrain,
+    sklearn_baselines,
+)
+
+ESTIMATORS = [DRPMClustering, VaDEClustering, DPMixtureClustering]
+FAST = dict(epochs=2, pretrain_epochs=2, batch_size=32, progress=False)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(n_samples=240, centers=4, n_features=5, cluster_std=1.0, random_state=0)
+    return X, y
+
+
+def _n_clusters(cls, k):
+    return 2 * k if cls is DPMixtureClustering else k
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_deep_models_recover_separated_blobs(cls, blobs):
+    X, y = blobs
+    est = cls(n_clusters=_n_clusters(cls, 4), epochs=15, pretrain_epochs=40, batch_size=60, random_state=0)
+    est.set_params(progress=False)
+    labels = est.fit_predict(X)
+    assert adjusted_rand_index(y, labels) > 0.95
+    assert est.likelihood_ == "gaussian"
+    assert np.all(np.isfinite(est.history_))
+
+
+def test_sklearn_baselines_recover_separated_blobs(blobs):
+    X, y = blobs
+    pre = pretrain(X, latent_dim=5, hidden_dims=(32, 32), likelihood="gaussian", epochs=40, batch_size=60)
+    models = sklearn_baselines(4, random_state=0, truncation=8, pretrained=pre)
+    assert len(models) == 6
+    for name, model in models.items():
+        labels = model.fit_predict(X)
+        assert adjusted_rand_index(y, labels) > 0.95, name
+        assert model.predict(X[:7]).shape == (7,)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_api_shapes_and_attributes(cls, blobs):
+    X, _ = blobs
+    k = _n_clusters(cls, 3)
+    est = cls(n_clusters=k, random_state=0, **FAST).fit(X)
+    assert est.labels_.shape == (240,) and est.labels_.dtype == np.int64
+    assert est.predict(X[:5]).shape == (5,)
+    proba = est.predict_proba(X[:5])
+    assert proba.shape == (5, k)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
+    assert est.transform(X[:5]).shape == (5, 5)  # latent_dim "auto" = min(10, n_features)
+    assert est.cluster_centers_.shape == (k, 5)
+    assert 1 <= est.n_clusters_found_ <= k
+    assert est.n_features_in_ == 5 and len(est.history_) == 2
+    # the fitted Pyro model and guide are reachable and runnable
+    trace = pyro.poutine.trace(est.model_.guide).get_trace(torch.zeros(4, 5))
+    assert "z" in trace.nodes
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_reproducible_with_random_state_and_leaves_global_state_alone(cls, blobs):
+    X, _ = blobs
+    rng_state = torch.get_rng_state()
+    pyro.param("user_param", torch.ones(1))
+    a = cls(n_clusters=_n_clusters(cls, 3), random_state=7, **FAST).fit(X)
+    b = cls(n_clusters=_n_clusters(cls, 3), random_state=7, **FAST).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert a.history_ == b.history_
+    assert torch.equal(torch.get_rng_state(), rng_state)
+    assert list(pyro.get_param_store().keys()) == ["user_param"]
+
+
+def test_refit_and_clone(blobs):
+    X, _ = blobs
+    est = VaDEClustering(n_clusters=3, random_state=0, **FAST)
+    est.fit(X)
+    est.fit(X[:, :3])
+    assert est.n_features_in_ == 3 and est.predict(X[:4, :3]).shape == (4,)
+    fresh = clone(est)
+    assert fresh.get_params() == est.get_params()
+    assert not hasattr(fresh, "labels_")
+
+
+def test_image_like_data_gets_bernoulli_defaults():
+    X = np.random.default_rng(0).random((40, 16))
+    est = VaDEClustering(n_clusters=2, random_state=0, **FAST).fit(X)
+    assert est.likelihood_ == "bernoulli"
+    assert est.transform(X[:3]).shape == (3, 10)
+    est = VaDEClustering(n_clusters=2, likelihood="gaussian", latent_dim=3, random_state=0, **FAST).fit(X)
+    assert est.likelihood_ == "gaussian" and est.transform(X[:3]).shape == (3, 3)
+
+
+def test_shared_pretraining(blobs):
+    X, _ = blobs
+    pre = pretrain(X, latent_dim=4, hidden_dims=(16,), likelihood="gaussian", epochs=2)
+    est = DRPMClustering(n_clusters=3, pretrained=pre, random_state=0, **FAST).fit(X)
+    assert est.pretrained_ is pre and est.transform(X[:2]).shape == (2, 4)
+    # the shared networks are copied, never trained in place
+    assert est.model_.encoder is not pre.encoder
+    with pytest.raises(ValueError, match="contradicts"):
+        VaDEClustering(n_clusters=3, pretrained=pre, likelihood="bernoulli", **FAST).fit(X)
+    with pytest.raises(ValueError, match="features"):
+        VaDEClustering(n_clusters=3, pretrained=pre, **FAST).fit(X[:, :2])
+
+
+def test_progress_bar_is_silenceable(blobs, capsys):
+    X, _ = blobs
+    VaDEClustering(n_clusters=3, random_state=0, **FAST).fit(X)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.array([[0.0, np.nan]] * 20), "NaN"),
+        (np.array([[0.0, np.inf]] * 20), "infinity"),
+        (np.zeros(20), "2D array"),
+        (np.zeros((20, 2, 2)), "dim 3"),
+        (np.zeros((2, 2)), "fewer samples than clusters"),
+    ],
+)
+def test_bad_input_raises_value_error(cls, X, match):
+    with pytest.raises(ValueError, match=match):
+        cls(n_clusters=_n_clusters(cls, 3), **FAST).fit(X)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(n_clusters=0), "n_clusters"),
+        (dict(n_clusters=-2), "n_clusters"),
+        (dict(n_clusters=2.5), "n_clusters"),
+        (dict(likelihood="poisson"), "unknown likelihood"),
+        (dict(elbo="renyi"), "unknown elbo"),
+        (dict(lr=0.0), "lr"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(hidden_dims=()), "hidden_dims"),
+    ],
+)
+def test_bad_options_raise_value_error(cls, params, match, blobs):
+    X, _ = blobs
+    params = {"n_clusters": _n_clusters(cls, 3), **FAST, **params}
+    with pytest.raises(ValueError, match=match):
+        cls(**params).fit(X)
+
+
+def test_model_specific_bad_options(blobs):
+    X, _ = blobs
+    with pytest.raises(ValueError, match="unknown guide_urn"):
+        DRPMClustering(n_clusters=3, guide_urn="tiny", **FAST).fit(X)
+    with pytest.raises(ValueError, match="temperature"):
+        DRPMClustering(n_clusters=3, temperature=-1.0, **FAST).fit(X)
+    with pytest.raises(ValueError, match="concentration"):
+        DPMixtureClustering(n_clusters=6, concentration=0, **FAST).fit(X)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        VaDEClustering(n_clusters=3, likelihood="bernoulli", **FAST).fit(X)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_predict_before_fit_and_wrong_width(cls, blobs):
+    X, _ = blobs
+    est = cls(n_clusters=_n_clusters(cls, 3), random_state=0, **FAST)
+    for method in (est.predict, est.predict_proba, est.transform):
+        with pytest.raises(NotFittedError):
+            method(X)
+    est.fit(X)
+    with pytest.raises(ValueError, match="features"):
+        est.predict(X[:, :2])

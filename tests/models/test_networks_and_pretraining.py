@@ -1,0 +1,80 @@
+"""Networks, likelihoods, pretraining and the mixture initialisation."""
+
+import numpy as np
+import pytest
+import torch
+
+from pyro_drpm.models.networks import MLPDecoder, MLPEncoder, observation_distribution
+from pyro_drpm.models.pretraining import fit_gaussian_mixture, minibatches, pretrain
+
+
+def test_encoder_decoder_shapes_and_initial_scale():
+    enc, dec = MLPEncoder(7, 3, (16, 8)), MLPDecoder(3, 7, (16, 8))
+    loc, scale = enc(torch.rand(5, 7))
+    assert loc.shape == scale.shape == (5, 3)
+    torch.testing.assert_close(scale, torch.full((5, 3), np.exp(-2.0), dtype=torch.float32))
+    assert dec(loc).shape == (5, 7)
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_likelihoods(likelihood):
+    dec = MLPDecoder(2, 4, (8,), likelihood=likelihood)
+    d = dec.distribution(torch.zeros(3, 2))
+    assert d.event_shape == (4,) and d.batch_shape == (3,)
+    # fractional pixel intensities are accepted by the Bernoulli (binary cross-entropy) likelihood
+    assert torch.isfinite(d.log_prob(torch.full((3, 4), 0.3))).all()
+    with pytest.raises(ValueError, match="unknown likelihood"):
+        MLPDecoder(2, 4, likelihood="poisson")
+    with pytest.raises(ValueError, match="unknown likelihood"):
+        observation_distribution("poisson", torch.zeros(2))
+
+
+def test_minibatches_cover_everything_with_near_equal_sizes():
+    batches = minibatches(1797, 256, torch.Generator().manual_seed(0))
+    sizes = [len(b) for b in batches]
+    assert len(batches) == 8 and max(sizes) - min(sizes) <= 1
+    assert torch.equal(torch.cat(batches).sort().values, torch.arange(1797))
+
+
+def test_pretrain_reduces_the_reconstruction_loss_and_is_seeded():
+    X = np.random.default_rng(0).random((64, 6)).astype(np.float32)
+    state = torch.get_rng_state()
+    a = pretrain(X, latent_dim=2, hidden_dims=(16,), epochs=15, batch_size=16, seed=3)
+    b = pretrain(X, latent_dim=2, hidden_dims=(16,), epochs=15, batch_size=16, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)  # the global RNG is left alone
+    assert a.history[-1] < a.history[0]
+    assert a.history == b.history
+    assert a.embed(X).shape == (64, 2)
+
+
+def test_gaussian_pretraining_standardises_features():
+    X = np.random.default_rng(1).normal(5.0, 3.0, size=(40, 3))
+    X[:, 2] = 1.0  # a constant feature keeps scale 1
+    pre = pretrain(X, latent_dim=2, hidden_dims=(8,), likelihood="gaussian", epochs=1)
+    data = pre.preprocess(X)
+    torch.testing.assert_close(data.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
+    assert float(pre.feature_scale[2]) == 1.0
+
+
+@pytest.mark.parametrize("dirichlet_process", [False, True])
+def test_fit_gaussian_mixture(dirichlet_process):
+    rng = np.random.default_rng(0)
+    Z = np.concatenate([rng.normal(-5, 0.5, (50, 2)), rng.normal(5, 0.5, (50, 2))])
+    mix = fit_gaussian_mixture(Z, 4 if dirichlet_process else 2, random_state=0, dirichlet_process=dirichlet_process)
+    assert mix.locs.dtype == torch.float32 and mix.scales.shape == mix.locs.shape
+    torch.testing.assert_close(mix.weights.sum(), torch.tensor(1.0))
+    assert len(np.unique(mix.labels)) == 2
+
+
+def test_image_augmentation():
+    from pyro_drpm.models.pretraining import augment_images, image_side
+
+    assert image_side(64) == 8 and image_side(784) == 28 and image_side(10) is None and image_side(4) is None
+    x = torch.rand(5, 64)
+    out = augment_images(x, side=8)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    # no jitter and no noise: the identity (bilinear resampling at the pixel centres)
+    same = augment_images(x, side=8, rotation=0.0, scaling=0.0, translation=0.0, noise=0.0)
+    torch.testing.assert_close(same, x, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="square images"):
+        pretrain(np.random.default_rng(0).random((10, 5)), latent_dim=2, hidden_dims=(4,), epochs=1, augment=True)

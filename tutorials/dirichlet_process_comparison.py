@@ -1,0 +1,279 @@
+# %% [markdown]
+# # DRPM-VC against Dirichlet-process and i.i.d. mixtures
+#
+# This is the project's main job. On the 1797 handwritten digits that ship with scikit-learn it compares, over
+# several seeds:
+#
+# * **DRPM-VC**: variational clustering where the partition of each mini-batch is one DRPM latent
+#   (`pyro_drpm.models.DRPMClustering`);
+# * **VaDE-style mixture**: i.i.d. categorical cluster indicators, the same networks and budget
+#   (`VaDEClustering`);
+# * **DP-VAE**: a truncated stick-breaking Dirichlet-process mixture prior in the latent space, trained by SVI as
+#   in Pyro's DP-mixture tutorial, same networks and budget (`DPMixtureClustering`, truncation `2K`);
+# * scikit-learn's **KMeans**, **GaussianMixture** and Dirichlet-process **BayesianGaussianMixture** (`DP-GMM`,
+#   truncation `2K`), on the raw pixels and on the pretrained embedding.
+#
+# For fairness every deep model of one seed starts from the *same* pretrained autoencoder (and the embedding
+# baselines use it too), gets the same number of SVI epochs, batch size and learning rate, and is initialised
+# from a mixture fitted to that embedding. Scores: unsupervised accuracy (Hungarian matching), NMI, ARI, and the
+# number of clusters each method actually uses (clusters with at least one digit). The table (mean +- std over
+# seeds) is printed, saved as markdown and CSV, and plotted.
+#
+# Run it on your own MNIST or Fashion-MNIST files (IDX or npz; never downloaded) with
+# `--data mnist --data-path DIR` (add `--max-samples 10000` to keep it short on a CPU).
+
+# %%
+import argparse
+import csv
+import os
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from pyro_drpm.datasets import load_digits_01, load_mnist
+from pyro_drpm.metrics import clustering_scores, n_clusters_used
+from pyro_drpm.models import (
+    DPMixtureClustering,
+    DRPMClustering,
+    VaDEClustering,
+    pretrain,
+    sklearn_baselines,
+)
+from pyro_drpm.models.pretraining import image_side
+
+smoke_test = "CI" in os.environ
+parser = argparse.ArgumentParser(description="DRPM-VC vs Dirichlet-process and i.i.d. mixture baselines")
+parser.add_argument("--output", default="outputs/dirichlet_process_comparison", help="folder for table and figures")
+parser.add_argument("--data", default="digits", choices=["digits", "mnist", "fashion-mnist"])
+parser.add_argument("--data-path", default=None, help="folder or .npz with the MNIST / Fashion-MNIST files")
+parser.add_argument("--split", default="train", choices=["train", "test", "all"], help="MNIST split to cluster")
+parser.add_argument("--max-samples", type=int, default=None, help="cluster only the first N samples")
+parser.add_argument("--seeds", type=int, default=1 if smoke_test else 5, help="number of seeds (0, 1, ...)")
+parser.add_argument("--epochs", type=int, default=2 if smoke_test else 100, help="SVI epochs of every deep model")
+parser.add_argument("--pretrain-epochs", type=int, default=3 if smoke_test else 200)
+parser.add_argument("--methods", default="all", help="comma-separated subset: drpm,vade,dp,sklearn")
+parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is fastest on a busy 2-core CPU)")
+args, _ = parser.parse_known_args()
+output = Path(args.output)
+output.mkdir(parents=True, exist_ok=True)
+torch.set_num_threads(args.threads)
+threadpool_limits(args.threads)  # scikit-learn's OpenMP / BLAS pools, too
+
+N_CLUSTERS = 10
+TRUNCATION = 2 * N_CLUSTERS
+BATCH_SIZE = 256
+LATENT_DIM = 10
+methods = {"drpm", "vade", "dp", "sklearn"} if args.methods == "all" else set(args.methods.split(","))
+unknown = methods - {"drpm", "vade", "dp", "sklearn"}
+if unknown:
+    raise ValueError(f"unknown methods {sorted(unknown)}; choose from drpm, vade, dp, sklearn")
+
+# %% [markdown]
+# ## Data
+#
+# Digits: `load_digits().data / 16`. MNIST / Fashion-MNIST: from `--data-path` only; a clear error names the
+# expected files when they are missing. In smoke mode (`CI` set) we keep 300 digits.
+
+# %%
+if args.data == "digits":
+    X, y = load_digits_01()
+else:
+    if args.data_path is None:
+        raise SystemExit(f"--data {args.data} needs --data-path (a folder with the IDX files or an .npz archive)")
+    X, y = load_mnist(args.data_path, split=args.split)
+if args.max_samples is not None:
+    X, y = X[: args.max_samples], y[: args.max_samples]
+if smoke_test:
+    X, y = X[:300], y[:300]
+print(f"{args.data}: {X.shape[0]} samples, {X.shape[1]} features, {len(np.unique(y))} classes")
+
+# %% [markdown]
+# ## One seed
+#
+# Pretrain once (a denoising autoencoder on small affine jitters of the images), then fit every method from it.
+# Deep models: 100 SVI epochs at learning rate 1e-3 in batches of 256, `beta = 1` (plain ELBO).
+
+# %%
+deep_settings = dict(
+    epochs=args.epochs,
+    batch_size=BATCH_SIZE,
+    lr=1e-3,
+    beta=1.0,
+    progress=False,
+)
+
+
+def run_seed(seed: int) -> list[dict]:
+    rows = []
+    start = time.time()
+    pretrained = pretrain(
+        X,
+        latent_dim=LATENT_DIM,
+        hidden_dims=(256, 256),
+        likelihood="bernoulli",
+        epochs=args.pretrain_epochs,
+        batch_size=BATCH_SIZE,
+        seed=seed,
+        augment=image_side(X.shape[1]) is not None,
+    )
+    pretrain_seconds = time.time() - start
+    estimators = {}
+    if "drpm" in methods:
+        estimators["DRPM-VC"] = DRPMClustering(N_CLUSTERS, pretrained=pretrained, random_state=seed, **deep_settings)
+    if "vade" in methods:
+        estimators["VaDE-style mixture"] = VaDEClustering(
+            N_CLUSTERS, pretrained=pretrained, random_state=seed, **deep_settings
+        )
+    if "dp" in methods:
+        estimators["DP-VAE (stick-breaking)"] = DPMixtureClustering(
+            TRUNCATION, pretrained=pretrained, random_state=seed, **deep_settings
+        )
+    if "sklearn" in methods:
+        estimators.update(
+            sklearn_baselines(N_CLUSTERS, random_state=seed, truncation=TRUNCATION, pretrained=pretrained)
+        )
+    for name, estimator in estimators.items():
+        start = time.time()
+        labels = estimator.fit_predict(X)
+        seconds = time.time() - start
+        row = {"method": name, "seed": seed, **clustering_scores(y, labels)}
+        row.update(clusters=n_clusters_used(labels), seconds=seconds, pretrain_seconds=pretrain_seconds)
+        rows.append(row)
+    return rows
+
+
+# %% [markdown]
+# ## All seeds
+
+# %%
+total_start = time.time()
+results: list[dict] = []
+for seed in tqdm(range(args.seeds), desc="seeds"):
+    results.extend(run_seed(seed))
+    last = {r["method"]: r["acc"] for r in results if r["seed"] == seed}
+    tqdm.write(f"seed {seed}: " + ", ".join(f"{m} {a:.3f}" for m, a in last.items()))
+total_seconds = time.time() - total_start
+
+# %% [markdown]
+# ## The table: mean +- std over seeds
+
+# %%
+method_names = list(dict.fromkeys(r["method"] for r in results))
+summary = {}
+for name in method_names:
+    rows = [r for r in results if r["method"] == name]
+    summary[name] = {
+        metric: (float(np.mean([r[metric] for r in rows])), float(np.std([r[metric] for r in rows])))
+        for metric in ("acc", "nmi", "ari", "clusters", "seconds")
+    }
+    summary[name]["clusters_range"] = (min(r["clusters"] for r in rows), max(r["clusters"] for r in rows))
+
+lines = [
+    f"| method ({args.data}, {args.seeds} seeds) | ACC | NMI | ARI | clusters used | fit time (s) |",
+    "|---|---|---|---|---|---|",
+]
+for name in sorted(method_names, key=lambda m: -summary[m]["acc"][0]):
+    s = summary[name]
+    lo, hi = s["clusters_range"]
+    clusters = f"{s['clusters'][0]:.1f}" + (f" ({lo}-{hi})" if lo != hi else "")
+    lines.append(
+        f"| {name} | {s['acc'][0]:.3f} +- {s['acc'][1]:.3f} | {s['nmi'][0]:.3f} +- {s['nmi'][1]:.3f} "
+        f"| {s['ari'][0]:.3f} +- {s['ari'][1]:.3f} | {clusters} | {s['seconds'][0]:.1f} |"
+    )
+pretrain_mean = float(np.mean([r["pretrain_seconds"] for r in results]))
+footer = (
+    f"\nShared autoencoder pretraining: {pretrain_mean:.1f} s per seed (not included in the fit times). "
+    f"Total run time: {total_seconds / 60:.1f} min with {args.threads} thread(s)."
+)
+table = "\n".join(lines)
+print(table + footer)
+(output / "results.md").write_text(table + "\n" + footer + "\n")
+with open(output / "results.csv", "w", newline="") as handle:
+    writer = csv.DictWriter(handle, fieldnames=list(results[0]))
+    writer.writeheader()
+    writer.writerows(results)
+
+# %% [markdown]
+# ## The plot
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(13, 0.45 * len(method_names) + 1.5), sharey=True)
+order = sorted(method_names, key=lambda m: summary[m]["acc"][0])
+positions = np.arange(len(order))
+for ax, metric in zip(axes, ("acc", "nmi", "ari"), strict=True):
+    means = [summary[m][metric][0] for m in order]
+    stds = [summary[m][metric][1] for m in order]
+    colours = ["tab:red" if m == "DRPM-VC" else "tab:gray" for m in order]
+    ax.barh(positions, means, xerr=stds, color=colours, capsize=3)
+    ax.set_xlim(0, 1)
+    ax.set_title(metric.upper())
+axes[0].set_yticks(positions, order)
+fig.suptitle(f"Clustering {args.data}: mean +- std over {args.seeds} seed(s)")
+fig.tight_layout()
+fig.savefig(output / "comparison.png", dpi=120)
+plt.close(fig)
+print(f"table, per-seed CSV and figure written to {output.resolve()}")
+
+# %% [markdown]
+# ## Results at the time of writing
+#
+# The full run (5 seeds, one CPU thread on a 2-core machine shared with other jobs, 6.7 min in all) gave:
+#
+# | method (digits, 5 seeds) | ACC | NMI | ARI | clusters used |
+# |---|---|---|---|---|
+# | KMeans (embedding) | 0.836 +- 0.029 | 0.778 +- 0.011 | 0.719 +- 0.021 | 10 |
+# | VaDE-style mixture | 0.823 +- 0.024 | 0.790 +- 0.015 | 0.686 +- 0.023 | 10 |
+# | GaussianMixture (embedding) | 0.817 +- 0.039 | 0.779 +- 0.015 | 0.689 +- 0.034 | 10 |
+# | DRPM-VC | 0.810 +- 0.032 | 0.786 +- 0.016 | 0.680 +- 0.025 | 9.6 (9-10) |
+# | KMeans (raw) | 0.793 +- 0.002 | 0.742 +- 0.002 | 0.668 +- 0.003 | 10 |
+# | DP-VAE (stick-breaking) | 0.687 +- 0.040 | 0.802 +- 0.018 | 0.679 +- 0.043 | 20 |
+# | DP-GMM (embedding) | 0.660 +- 0.024 | 0.784 +- 0.013 | 0.643 +- 0.021 | 19.8 (19-20) |
+# | GaussianMixture (raw) | 0.654 +- 0.025 | 0.642 +- 0.019 | 0.517 +- 0.026 | 10 |
+# | DP-GMM (raw) | 0.588 +- 0.031 | 0.640 +- 0.025 | 0.465 +- 0.027 | 14.2 (13-16) |
+#
+# What it says, honestly:
+#
+# * DRPM-VC does **not** reach the project's goal on digits: it is fourth on ACC (0.81, goal 0.85), behind
+#   k-means and the Gaussian mixture on the same pretrained embedding and the VaDE-style mixture, second on NMI
+#   (behind the DP-VAE, whose 20 clusters inflate NMI) and fourth on ARI. On ACC and NMI its gaps to VaDE and
+#   to the mixtures on the embedding are within one standard deviation over seeds; on ARI k-means on the
+#   embedding is ahead by 0.04. No SVI model improves much on the mixture fitted to the pretrained embedding:
+#   the pretraining decides most of the score.
+# * Its guide is a hard assignment of the batch (the sampled partition), so each step pulls a digit towards
+#   one cluster only; a cluster that loses its digits is not pulled back (2 of 5 seeds ended with 9 clusters).
+#   Letting the partition term's gradient reach the encoder and the clusters (``partition_gradients="all"``)
+#   collapsed the clustering in our tests (see ``pyro_drpm.models.drpm_vc``).
+# * The Dirichlet-process models use all or nearly all of their 20 components: the stick-breaking prior with
+#   concentration 1 does not prune clusters on 1797 digits, which costs them accuracy (surplus clusters count as
+#   errors) while NMI rewards the finer split.
+# * Every scikit-learn model does better on the pretrained embedding than on the raw pixels (by a wide margin
+#   for the GaussianMixture and the DP-GMM).
+
+# %% [markdown]
+# ## Checks
+#
+# Every method produced valid scores for every seed and the files exist. With the full settings on the digits,
+# the claims above that do not depend on small differences are checked too.
+
+# %%
+assert len(results) == len(method_names) * args.seeds
+assert all(0.0 <= r[m] <= 1.0 for r in results for m in ("acc", "nmi") if np.isfinite(r[m]))
+assert all(-1.0 <= r["ari"] <= 1.0 for r in results)
+assert all(1 <= r["clusters"] <= TRUNCATION for r in results)
+for name in ("results.md", "results.csv", "comparison.png"):
+    assert (output / name).is_file(), name
+full_digits_run = not smoke_test and args.data == "digits" and args.methods == "all" and args.max_samples is None
+if full_digits_run:
+    acc = {name: summary[name]["acc"][0] for name in method_names}
+    assert acc["DRPM-VC"] > acc["GaussianMixture (raw)"] + 0.05
+    assert acc["GaussianMixture (embedding)"] > acc["GaussianMixture (raw)"]
+    assert summary["DP-VAE (stick-breaking)"]["clusters"][0] > N_CLUSTERS
+    assert summary["DRPM-VC"]["clusters"][0] >= N_CLUSTERS - 2
