@@ -28,13 +28,14 @@ import argparse
 import datetime
 import json
 import math
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _machine import describe_machine
 
 RESULTS = Path(__file__).parent / "results" / "drpm.md"
 NUM_SUBSETS = 10
@@ -43,17 +44,6 @@ MEMORY_LIMIT = 20e9
 MAX_RELEASED_FLOPS = 1e11  # about a minute on one core: larger released configurations are skipped
 # Bytes per n x n entry (per batch element) at our peak: measured about 20-24 at n = 4096, plus margin.
 _OURS_BYTES_PER_SQUARE = 32.0
-
-
-def machine() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        model = platform.processor() or platform.machine()
-    import torch
-
-    return f"{model}, torch {torch.__version__}, 1 thread"
 
 
 def available_memory() -> float:
@@ -263,7 +253,7 @@ def main():
     lines = [
         "## DRPM: rsample + exact log_prob + backward",
         "",
-        f"Measured {datetime.date.today().isoformat()} on {machine()}; `python benchmarks/bench_drpm.py"
+        f"Measured {datetime.date.today().isoformat()} on {describe_machine()}; `python benchmarks/bench_drpm.py"
         f"{' --quick' if args.quick else ''}`. K = {NUM_SUBSETS}, float32, temperature {TEMPERATURE}. Times are "
         "wall-clock medians (ms) of one `rsample` + `log_prob` + `backward` after a warm-up; memory is the growth "
         "of the process's peak RSS over its size after set-up (GB). *Released* is the in-benchmark "

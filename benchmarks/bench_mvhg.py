@@ -24,28 +24,18 @@ import argparse
 import datetime
 import itertools
 import math
-import platform
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
 import torch
+from _machine import describe_machine
 
 from pyro_drpm.distributions import MVHG
 
 RESULTS = Path(__file__).parent / "results" / "mvhg.md"
 NUM_CLASSES = 10
 TEMPERATURE = 0.5
-
-
-def machine() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        model = platform.processor() or platform.machine()
-    return f"{model}, torch {torch.__version__}, 1 thread"
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -210,7 +200,7 @@ def main():
     lines = [
         "## MVHG: exact log_prob and rsample vs the released merged-class sampler",
         "",
-        f"Measured {datetime.date.today().isoformat()} on {machine()} with `benchmarks/bench_mvhg.py"
+        f"Measured {datetime.date.today().isoformat()} on {describe_machine()} with `benchmarks/bench_mvhg.py"
         f"{' --quick' if args.quick else ''}`. K = {NUM_CLASSES}, class sizes = total count = n (the DRPM setting), "
         f"float64, temperature {TEMPERATURE}; median of {repeats} repeats (released sampler: fewer at n = 4096), "
         "constructing the distribution included. `+bwd` = forward and backward to the logits. The released "
