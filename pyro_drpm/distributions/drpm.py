@@ -69,7 +69,12 @@ class DRPM(TorchDistribution):
     log space by Gauss-Legendre quadrature on an interval fitted to the block (see
     :mod:`pyro_drpm.distributions.ordered_blocks`), accurate to about 1e-12 in float64 for thousands of
     elements; the paper only bounds the sum (:meth:`log_prob_bounds`). It is differentiable in both parameter
-    sets. It treats ``value`` as a discrete point: no gradient flows into ``value``.
+    sets, and in ``value`` when ``value`` carries a gradient (a straight-through :meth:`rsample`): the MVHG term
+    through its counts ``Y 1`` (``lgamma`` of real counts), the Plackett-Luce term through the soft extension
+    :math:`\\sum_k \\log \\int R_k(Y) e^{-R_k(Y) t} \\prod_i (1 - e^{-s_i t})^{Y_{ki}} dt`, whose value at a 0/1
+    ``Y`` is exact (see :func:`~pyro_drpm.distributions.ordered_blocks.log_race_terms`). So under
+    ``Trace_ELBO`` a partition's ``log p(Y) - log q(Y)`` also acts through the sample, like any reparameterised
+    site; the forward value is unchanged.
 
     **Sampling.** :meth:`sample` is exact. :meth:`rsample` draws the sizes with the MVHG's straight-through
     sampler and the ranking with Plackett-Luce's (a relaxed sort, ``relaxation``, both at ``temperature``),
@@ -280,14 +285,17 @@ class DRPM(TorchDistribution):
         """``(valid, assignment, row sums)``: a one-hot stand-in replaces invalid values (masked to -inf later)."""
         if self._validate_args:
             self._validate_sample(value)
-        value = torch.as_tensor(value, dtype=self.score_logits.dtype, device=self.score_logits.device).detach()
+        value = torch.as_tensor(value, dtype=self.score_logits.dtype, device=self.score_logits.device)
         if value.shape[-2:] != self.event_shape:
             raise ValueError(
                 f"DRPM: `value` must end in the event shape {tuple(self.event_shape)}, got {tuple(value.shape)}"
             )
-        valid = self.support.check(value)
-        block = value.argmax(-2)
+        valid = self.support.check(value.detach())
+        block = value.detach().argmax(-2)
         assignment = torch.nn.functional.one_hot(block, self.num_subsets).transpose(-1, -2).to(value.dtype)
+        if value.requires_grad:
+            # straight through: the one-hot value, with the gradient of the (relaxed) value
+            assignment = assignment + (value - value.detach())
         return valid, assignment, assignment.sum(-1)
 
     def log_prob(self, value):

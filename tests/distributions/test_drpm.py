@@ -12,7 +12,7 @@ from scipy import stats
 from pyro_drpm.distributions.drpm import DRPM
 from pyro_drpm.distributions.ordered_blocks import log_prob_ordered_blocks
 from pyro_drpm.ops import reverse_logcumsumexp
-from tests.distributions.test_ordered_blocks import _inclusion_exclusion_log_q, _mpmath_log_q
+from tests.distributions.test_ordered_blocks import _inclusion_exclusion_log_q, _mpmath_log_q, _soft_extension
 
 
 def _assignment(block, num_subsets, dtype=torch.float64):
@@ -127,12 +127,31 @@ def test_bounds_bracket_and_uniform_scores_give_the_factorial_ratio():
     assert torch.allclose(uniform.log_prob(values), expected, atol=1e-10, rtol=0)
 
 
-def test_log_prob_is_a_function_of_the_discrete_value():
-    score_logits = torch.randn(5, dtype=torch.float64, requires_grad=True)
-    d = DRPM(torch.zeros(3, dtype=torch.float64), score_logits)
-    value = d.sample().requires_grad_(True)
-    grad_value, grad_scores = torch.autograd.grad(d.log_prob(value), (value, score_logits), allow_unused=True)
-    assert grad_value is None and torch.isfinite(grad_scores).all()
+def test_log_prob_differentiates_in_its_value():
+    # a straight-through sample carries a gradient: log p(Y) is then differentiated through the MVHG pmf of the
+    # row sums (lgamma in the counts) and the soft extension of the ordered-blocks term; the value is unchanged
+    torch.manual_seed(0)
+    n, num_subsets = 5, 3
+    size_logits = torch.tensor([0.4, -0.2, 0.1], dtype=torch.float64)
+    score_logits = torch.randn(n, dtype=torch.float64)
+    d = DRPM(size_logits, score_logits)
+    value = d.sample()
+    value[:, 0] = torch.tensor([1.0, 0.0, 0.0])  # no empty subset, so every block but the last has a successor
+    value[:, 1] = torch.tensor([0.0, 1.0, 0.0])
+    value[:, 2] = torch.tensor([0.0, 0.0, 1.0])
+    value.requires_grad_(True)
+    log_prob = d.log_prob(value)
+    (grad,) = torch.autograd.grad(log_prob, value)
+    assert torch.allclose(log_prob.detach(), d.log_prob(value.detach()), atol=1e-12, rtol=0)
+
+    weights = value.detach().clone().requires_grad_(True)
+    counts, urn = weights.sum(-1), torch.full((num_subsets,), float(n), dtype=torch.float64)
+    log_sizes = (
+        torch.lgamma(urn + 1) - torch.lgamma(counts + 1) - torch.lgamma(urn - counts + 1) + counts * size_logits
+    ).sum()
+    reference = log_sizes + _soft_extension(score_logits, weights)
+    (expected,) = torch.autograd.grad(reference, weights)
+    assert torch.allclose(grad, expected, atol=1e-9, rtol=1e-9)
 
 
 def _chi_square_p_value(values, d):
