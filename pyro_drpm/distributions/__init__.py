@@ -1,5 +1,6 @@
 """Pyro distributions over rankings, subset sizes and partitions."""
 
+from pyro_drpm.distributions.chinese_restaurant_process import ChineseRestaurantProcess
 from pyro_drpm.distributions.drpm import DRPM
 from pyro_drpm.distributions.noncentral_hypergeometric import (
     MVHG,
@@ -12,6 +13,7 @@ from pyro_drpm.distributions.plackett_luce import (
 )
 
 __all__ = [
+    "ChineseRestaurantProcess",
     "DRPM",
     "MVHG",
     "MultivariateNoncentralHypergeometric",

@@ -19,11 +19,15 @@ def case(request):
     return request.param
 
 
+def _samplers(dist):
+    return (dist.sample, dist.rsample) if dist.has_rsample else (dist.sample,)
+
+
 @pytest.mark.parametrize("sample_shape", [(), (3,), (2, 3)])
 def test_shapes(case, sample_shape):
     dist, _ = case.build()
     expected = torch.Size(sample_shape) + dist.batch_shape + dist.event_shape
-    for method in (dist.sample, dist.rsample):
+    for method in _samplers(dist):
         value = method(torch.Size(sample_shape))
         assert value.shape == expected
         assert value.dtype == torch.float64
@@ -32,7 +36,7 @@ def test_shapes(case, sample_shape):
 
 def test_samples_in_support(case):
     dist, _ = case.build()
-    for method in (dist.sample, dist.rsample):
+    for method in _samplers(dist):
         value = method(torch.Size((50,)))
         assert dist.support.check(value).all()
         assert torch.isfinite(dist.log_prob(value)).all()
@@ -40,7 +44,7 @@ def test_samples_in_support(case):
 
 def test_float32(case):
     dist, _ = case.build(dtype=torch.float32)
-    value = dist.rsample(torch.Size((4,)))
+    value = _samplers(dist)[-1](torch.Size((4,)))
     assert value.dtype == torch.float32
     log_prob = dist.log_prob(value)
     assert log_prob.dtype == torch.float32
@@ -50,6 +54,8 @@ def test_float32(case):
 def test_infer_shapes(case):
     dist, kwargs = case.build()
     arg_shapes = {k: v.shape for k, v in kwargs.items() if isinstance(v, torch.Tensor)}
+    # integer arguments that fix the event shape (e.g. a number of elements) are passed as they are
+    arg_shapes.update({k: v for k, v in kwargs.items() if isinstance(v, int) and not isinstance(v, bool)})
     batch_shape, event_shape = type(dist).infer_shapes(**arg_shapes)
     assert batch_shape == dist.batch_shape
     assert event_shape == dist.event_shape
@@ -112,10 +118,14 @@ def test_pickle(case):
 
 
 def test_gradients_reach_every_parameter(case):
-    dist, kwargs = case.build(requires_grad=True, temperature=0.7)
-    value = dist.rsample(torch.Size((8,)))
-    weights = torch.randn(value.shape, dtype=value.dtype)
-    loss = (value * weights).sum() + dist.log_prob(value.detach()).sum()
+    if case.dist_class.has_rsample:
+        dist, kwargs = case.build(requires_grad=True, temperature=0.7)
+        value = dist.rsample(torch.Size((8,)))
+        weights = torch.randn(value.shape, dtype=value.dtype)
+        loss = (value * weights).sum() + dist.log_prob(value.detach()).sum()
+    else:  # a prior without a reparameterised sampler: its log-density must reach every parameter
+        dist, kwargs = case.build(requires_grad=True)
+        loss = dist.log_prob(dist.sample(torch.Size((8,)))).sum()
     params = [kwargs[name] for name in case.grad_params]
     grads = torch.autograd.grad(loss, params)
     for name, grad in zip(case.grad_params, grads, strict=True):
