@@ -25,8 +25,10 @@
 # %%
 import argparse
 import csv
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import matplotlib
@@ -61,6 +63,9 @@ parser.add_argument("--epochs", type=int, default=2 if smoke_test else 100, help
 parser.add_argument("--pretrain-epochs", type=int, default=3 if smoke_test else 200)
 parser.add_argument("--methods", default="all", help="comma-separated subset: drpm,vade,dp,sklearn")
 parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is fastest on a busy 2-core CPU)")
+parser.add_argument(
+    "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="seeds run in parallel worker processes"
+)
 args, _ = parser.parse_known_args()
 output = Path(args.output)
 output.mkdir(parents=True, exist_ok=True)
@@ -122,7 +127,8 @@ def run_seed(seed: int) -> list[dict]:
         epochs=args.pretrain_epochs,
         batch_size=BATCH_SIZE,
         seed=seed,
-        augment=image_side(X.shape[1]) is not None,
+        objective="contrastive" if image_side(X.shape[1]) is not None else "autoencoder",
+        n_clusters=N_CLUSTERS,
     )
     pretrain_seconds = time.time() - start
     estimators = {}
@@ -153,13 +159,31 @@ def run_seed(seed: int) -> list[dict]:
 # %% [markdown]
 # ## All seeds
 
+
 # %%
+def _run_seed_in_worker(seed: int) -> list[dict]:
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(args.threads):
+        return run_seed(seed)
+
+
 total_start = time.time()
 results: list[dict] = []
-for seed in tqdm(range(args.seeds), desc="seeds"):
-    results.extend(run_seed(seed))
-    last = {r["method"]: r["acc"] for r in results if r["seed"] == seed}
-    tqdm.write(f"seed {seed}: " + ", ".join(f"{m} {a:.3f}" for m, a in last.items()))
+jobs = min(args.jobs, args.seeds)
+if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+    # seeds are independent: run them in worker processes (forked, so they share the data and settings)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = {pool.submit(_run_seed_in_worker, seed): seed for seed in range(args.seeds)}
+        for future in tqdm(as_completed(futures), total=len(futures), desc="seeds"):
+            rows = future.result()
+            results.extend(rows)
+            tqdm.write(f"seed {futures[future]}: " + ", ".join(f"{r['method']} {r['acc']:.3f}" for r in rows))
+else:
+    for seed in tqdm(range(args.seeds), desc="seeds"):
+        rows = run_seed(seed)
+        results.extend(rows)
+        tqdm.write(f"seed {seed}: " + ", ".join(f"{r['method']} {r['acc']:.3f}" for r in rows))
+results.sort(key=lambda r: r["seed"])
 total_seconds = time.time() - total_start
 
 # %% [markdown]
@@ -191,7 +215,7 @@ for name in sorted(method_names, key=lambda m: -summary[m]["acc"][0]):
 pretrain_mean = float(np.mean([r["pretrain_seconds"] for r in results]))
 footer = (
     f"\nShared autoencoder pretraining: {pretrain_mean:.1f} s per seed (not included in the fit times). "
-    f"Total run time: {total_seconds / 60:.1f} min with {args.threads} thread(s)."
+    f"Total run time: {total_seconds / 60:.1f} min, {jobs} seed(s) at a time, {args.threads} thread(s) each."
 )
 table = "\n".join(lines)
 print(table + footer)

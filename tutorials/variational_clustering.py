@@ -18,7 +18,7 @@
 # digits of cluster 1 first, ...) and whose sizes follow the batch's soft cluster counts. Both `log p(Y)` and
 # `log q(Y)` are **exact** in `pyro_drpm`, so the ELBO below is an honest bound, with no surrogate terms.
 #
-# Steps: data, networks and autoencoder pretraining, mixture initialisation, the model and guide, the SVI loop
+# Steps: data, networks and contrastive pretraining, mixture initialisation, the model and guide, the SVI loop
 # with its ELBO curve, and an evaluation (montage of each cluster, confusion matrix, 2-D view of the latent
 # space, ACC / NMI / ARI).
 
@@ -75,12 +75,14 @@ X = torch.as_tensor(X_np)
 print(f"{X.shape[0]} digits with {X.shape[1]} pixels each; {len(np.unique(y))} classes")
 
 # %% [markdown]
-# ## Networks and autoencoder pretraining
+# ## Networks and contrastive pretraining
 #
 # An MLP encoder `64 -> 256 -> 256 -> (loc, scale)` in a 10-dimensional latent space and its mirrored decoder.
-# As in the paper, the pair is first pretrained as a plain autoencoder; here as a *denoising* one, on small
-# random rotations, scalings and shifts of the digits, which makes the embedding less sensitive to how a digit
-# is drawn.
+# As in the paper's code, the pair is first pretrained with twin contrastive learning: two random
+# rotations, scalings and shifts of every digit must map to similar trunk features (an instance contrastive
+# loss) and to similar soft assignments over 10 clusters (a cluster contrastive loss), while the mean head and
+# the decoder learn to reconstruct the digit. The trunk is then frozen (as in the paper's code); SVI trains the
+# mean and scale heads, the decoder and the prior.
 
 # %%
 start = time.time()
@@ -93,9 +95,11 @@ pretrained = pretrain(
     batch_size=BATCH_SIZE,
     seed=args.seed,
     progress=True,
-    augment=True,
+    objective="contrastive",
+    n_clusters=N_CLUSTERS,
 )
-print(f"pretraining: {time.time() - start:.1f} s, reconstruction loss {pretrained.history[-1]:.2f} nats per digit")
+pretrained.encoder.trunk.requires_grad_(False)
+print(f"pretraining: {time.time() - start:.1f} s, final pretraining loss {pretrained.history[-1]:.2f}")
 
 # %% [markdown]
 # ## Mixture initialisation

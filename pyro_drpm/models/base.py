@@ -15,6 +15,7 @@ estimators do) when several live in one process.
 from __future__ import annotations
 
 import math
+import warnings
 
 import pyro
 import torch
@@ -110,7 +111,10 @@ class LatentClusteringModel(nn.Module):
         return self.log_responsibilities(x).argmax(-1)
 
     def _register(self) -> None:
-        pyro.module(self.name, self)
+        # frozen parameters (requires_grad=False, e.g. a fixed encoder trunk) are meant to stay out of the store
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*was not registered in the param store because requires_grad")
+            pyro.module(self.name, self)
 
     def model(self, x: torch.Tensor) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -42,10 +42,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from pyro_drpm.models.base import LatentClusteringModel
-from pyro_drpm.models.drpm_vc import DRPMVC, GUIDE_URNS, PARTITION_GRADIENTS
+from pyro_drpm.models.drpm_vc import DRPMVC, GUIDE_URNS, PARTITION_GRADIENTS, PARTITION_PRIORS
 from pyro_drpm.models.mixture_baselines import IIDMixtureVAE, StickBreakingMixtureVAE
 from pyro_drpm.models.networks import LIKELIHOODS
 from pyro_drpm.models.pretraining import (
+    PRETRAINING_OBJECTIVES,
     PretrainedAutoencoder,
     embed,
     fit_gaussian_mixture,
@@ -91,9 +92,15 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
         KL given the sampled assignment).
     :param num_particles: samples of all latent variables per ELBO estimate (averaged; ``1`` as in the paper's
         single partition per step).
-    :param augment: pretrain as a denoising autoencoder on small random affine jitters of the images
-        (:func:`~pyro_drpm.models.pretraining.augment_images`); ``"auto"``: on for Bernoulli data whose feature
-        count is a square (square images such as the 8 x 8 digits or 28 x 28 MNIST), off otherwise.
+    :param augment: use random affine jitters of the images
+        (:func:`~pyro_drpm.models.pretraining.augment_images`) in pretraining; ``"auto"``: on for Bernoulli data
+        whose feature count is a square (square images such as the 8 x 8 digits or 28 x 28 MNIST), off otherwise.
+    :param pretraining: ``"contrastive"`` (twin contrastive learning on two augmented views plus reconstruction,
+        :func:`~pyro_drpm.models.pretraining.pretrain_contrastive`, the DRPM code's choice; needs augmentable
+        images), ``"autoencoder"`` (reconstruction only, denoising when ``augment``), or ``"auto"``: contrastive
+        when ``augment`` is on, autoencoder otherwise.
+    :param freeze_encoder: keep the encoder's trunk (all layers but the mean and scale heads) fixed after
+        pretraining, as the DRPM code does for every model; the heads, the decoder and the prior train by SVI.
     :param pretrained: a shared :class:`~pyro_drpm.models.pretraining.PretrainedAutoencoder` to start from.
     :param random_state: seed (``int``), ``numpy`` ``RandomState`` or ``None``.
     :param progress: show tqdm progress bars.
@@ -129,6 +136,12 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
         _check_positive_int("num_particles", self.num_particles)
         if self.augment not in ("auto", True, False):
             raise ValueError(f"augment must be 'auto', True or False, got {self.augment!r}")
+        if self.pretraining not in ("auto", *PRETRAINING_OBJECTIVES):
+            raise ValueError(
+                f"unknown pretraining {self.pretraining!r}; expected 'auto' or one of {PRETRAINING_OBJECTIVES}"
+            )
+        if self.freeze_encoder not in (True, False):
+            raise ValueError(f"freeze_encoder must be True or False, got {self.freeze_encoder!r}")
         if self.pretrained is not None and not isinstance(self.pretrained, PretrainedAutoencoder):
             raise ValueError("pretrained must be a PretrainedAutoencoder or None")
 
@@ -190,6 +203,13 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
         augment = square if self.augment == "auto" else bool(self.augment)
         if augment and not square:
             raise ValueError("augment=True needs square images with features in [0, 1] (Bernoulli likelihood)")
+        objective = self.pretraining
+        if objective == "auto":
+            objective = "contrastive" if augment else "autoencoder"
+        if objective == "contrastive" and not square:
+            raise ValueError(
+                "pretraining='contrastive' needs square images with features in [0, 1] (Bernoulli likelihood)"
+            )
 
         if self.pretrained is not None:
             if self.pretrained.n_features != X.shape[1]:
@@ -209,6 +229,8 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
                 seed=seed,
                 progress=self.progress,
                 augment=augment,
+                objective=objective,
+                n_clusters=self.n_clusters,
             )
         data = pretrained.preprocess(X)
         with torch.random.fork_rng(devices=[]):
@@ -221,6 +243,8 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
                 pretrained.feature_scale,
                 pretrained.history,
             )
+            if self.freeze_encoder:
+                networks.encoder.trunk.requires_grad_(False)
             model = self._build_model(networks, X.shape[0])
             mixture = fit_gaussian_mixture(
                 embed(networks.encoder, data),
@@ -293,9 +317,14 @@ class DRPMClustering(DeepClusteringEstimator):
     :param guide_urn: ``"adaptive"`` (concentrated subset sizes) or ``"full"`` (the DRPM default urn).
     :param urn_slack: extra balls per colour of the adaptive urn (``0``: the rounded soft counts exactly, so the
         guide's subset sizes are deterministic).
-    :param partition_gradients: ``"guide"`` (only the guide's score scale is trained through the partition, the
-        default) or ``"all"`` (the partition parameters are differentiable in the encoder output and the clusters;
-        collapses the clustering in our experiments, see :mod:`pyro_drpm.models.drpm_vc`).
+    :param partition_gradients: ``"all"`` (default: the partition trains the encoder heads and the clusters
+        through the guide's scores), ``"pathwise"`` (the same without the zero-mean direct gradient of
+        ``log q(Y)``) or ``"guide"`` (only the guide's score scale, the released code's choice); see
+        :mod:`pyro_drpm.models.drpm_vc`.
+    :param partition_prior: ``"drpm"`` (default) or ``"crp"``: the model's prior over the batch's partition, a
+        DRPM with learned size logits or a Chinese restaurant process truncated to ``n_clusters`` blocks (the
+        CRP baseline; the guide is the same DRPM).
+    :param concentration: initial CRP concentration (``partition_prior="crp"``).
 
     Example::
 
@@ -323,10 +352,14 @@ class DRPMClustering(DeepClusteringEstimator):
         final_temperature: float = 0.5,
         guide_urn: str = "adaptive",
         urn_slack: int = 0,
-        partition_gradients: str = "guide",
+        partition_gradients: str = "all",
+        partition_prior: str = "drpm",
+        concentration: float = 1.0,
         elbo: str = "trace",
         num_particles: int = 1,
         augment="auto",
+        pretraining: str = "auto",
+        freeze_encoder: bool = True,
         pretrained: PretrainedAutoencoder | None = None,
         random_state=None,
         progress: bool = True,
@@ -347,9 +380,13 @@ class DRPMClustering(DeepClusteringEstimator):
         self.guide_urn = guide_urn
         self.urn_slack = urn_slack
         self.partition_gradients = partition_gradients
+        self.partition_prior = partition_prior
+        self.concentration = concentration
         self.elbo = elbo
         self.num_particles = num_particles
         self.augment = augment
+        self.pretraining = pretraining
+        self.freeze_encoder = freeze_encoder
         self.pretrained = pretrained
         self.random_state = random_state
         self.progress = progress
@@ -365,6 +402,9 @@ class DRPMClustering(DeepClusteringEstimator):
             raise ValueError(
                 f"unknown partition_gradients {self.partition_gradients!r}; expected one of {PARTITION_GRADIENTS}"
             )
+        if self.partition_prior not in PARTITION_PRIORS:
+            raise ValueError(f"unknown partition_prior {self.partition_prior!r}; expected one of {PARTITION_PRIORS}")
+        _check_positive_float("concentration", self.concentration)
 
     def _build_model(self, pretrained, n_samples):
         return DRPMVC(
@@ -378,6 +418,8 @@ class DRPMClustering(DeepClusteringEstimator):
             guide_urn=self.guide_urn,
             urn_slack=self.urn_slack,
             partition_gradients=self.partition_gradients,
+            partition_prior=self.partition_prior,
+            concentration=self.concentration,
         )
 
 
@@ -403,6 +445,8 @@ class VaDEClustering(DeepClusteringEstimator):
         elbo: str = "trace",
         num_particles: int = 1,
         augment="auto",
+        pretraining: str = "auto",
+        freeze_encoder: bool = True,
         pretrained: PretrainedAutoencoder | None = None,
         random_state=None,
         progress: bool = True,
@@ -420,6 +464,8 @@ class VaDEClustering(DeepClusteringEstimator):
         self.elbo = elbo
         self.num_particles = num_particles
         self.augment = augment
+        self.pretraining = pretraining
+        self.freeze_encoder = freeze_encoder
         self.pretrained = pretrained
         self.random_state = random_state
         self.progress = progress
@@ -457,6 +503,8 @@ class DPMixtureClustering(DeepClusteringEstimator):
         elbo: str = "trace",
         num_particles: int = 1,
         augment="auto",
+        pretraining: str = "auto",
+        freeze_encoder: bool = True,
         pretrained: PretrainedAutoencoder | None = None,
         random_state=None,
         progress: bool = True,
@@ -475,6 +523,8 @@ class DPMixtureClustering(DeepClusteringEstimator):
         self.elbo = elbo
         self.num_particles = num_particles
         self.augment = augment
+        self.pretraining = pretraining
+        self.freeze_encoder = freeze_encoder
         self.pretrained = pretrained
         self.random_state = random_state
         self.progress = progress

@@ -23,6 +23,7 @@ References:
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,9 @@ from torch import nn
 from pyro_drpm.models.networks import MLPDecoder, MLPEncoder
 
 __all__ = [
+    "CONTRASTIVE_AUGMENTATION",
+    "PRETRAINING_OBJECTIVES",
+    "ContrastiveHeads",
     "MixtureInit",
     "PretrainedAutoencoder",
     "augment_images",
@@ -41,7 +45,17 @@ __all__ = [
     "minibatches",
     "pretrain",
     "pretrain_autoencoder",
+    "pretrain_contrastive",
 ]
+
+#: ``"autoencoder"``: reconstruction only (denoising with ``augment``); ``"contrastive"``: the DRPM code's
+#: twin-contrastive pretraining (instance and cluster contrastive losses on two augmented views, plus
+#: reconstruction), for square images only.
+PRETRAINING_OBJECTIVES = ("autoencoder", "contrastive")
+
+#: :func:`augment_images` settings of the contrastive views: stronger than the denoising default (the DRPM code
+#: uses rotations up to 30 degrees, shifts of 20% and scalings of 25% on MNIST).
+CONTRASTIVE_AUGMENTATION = dict(rotation=0.3, scaling=0.15, translation=0.2, noise=0.05)
 
 
 def minibatches(n: int, batch_size: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
@@ -114,23 +128,34 @@ def pretrain_autoencoder(
     the decoder reconstructs the clean ``x`` (a denoising autoencoder). Only the encoder's trunk and mean head are
     trained; its scale head is reset to the constant ``e^-2`` afterwards. Returns the mean loss of every epoch.
     """
+
+    def batch_loss(x):
+        inputs = corrupt(x) if corrupt is not None else x
+        return _reconstruction_loss(decoder, encoder(inputs)[0], x)
+
+    args = (X, epochs, batch_size, lr, generator, progress, "pretraining")
+    return _train_epochs(encoder, decoder, [], batch_loss, *args)
+
+
+def _train_epochs(encoder, decoder, extra_params, batch_loss, X, epochs, batch_size, lr, generator, progress, desc):
+    """Adam on the encoder (all but its scale head), the decoder and ``extra_params``, minimising
+    ``batch_loss(x)`` over ``epochs`` passes of :func:`minibatches`; resets the scale head afterwards and returns
+    the mean loss of every epoch."""
     params = [p for name, p in encoder.named_parameters() if not name.startswith("log_scale")]
-    params += list(decoder.parameters())
+    params += list(decoder.parameters()) + list(extra_params)
     optimizer = torch.optim.Adam(params, lr=lr)
     history = []
     epoch_iter = range(epochs)
     if progress:
         from tqdm.auto import tqdm
 
-        epoch_iter = tqdm(epoch_iter, desc="pretraining", leave=False)
+        epoch_iter = tqdm(epoch_iter, desc=desc, leave=False)
     encoder.train()
     decoder.train()
     for _ in epoch_iter:
         total = 0.0
         for index in minibatches(X.shape[0], batch_size, generator):
-            x = X[index]
-            inputs = corrupt(x) if corrupt is not None else x
-            loss = _reconstruction_loss(decoder, encoder(inputs)[0], x)
+            loss = batch_loss(X[index])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -140,6 +165,103 @@ def pretrain_autoencoder(
             epoch_iter.set_postfix(loss=f"{history[-1]:.3f}")
     encoder.reset_scale()
     return history
+
+
+class ContrastiveHeads(nn.Module):
+    """The two projection heads of twin contrastive learning on top of an encoder trunk of width ``width``.
+
+    ``instance``: ``width -> width -> projection_dim`` (GELU), compared by cosine similarity across views;
+    ``cluster``: ``width -> width -> n_clusters`` (GELU) followed by a softmax, soft cluster assignments.
+    Used during pretraining only and discarded afterwards.
+    """
+
+    def __init__(self, width: int, n_clusters: int, projection_dim: int = 64):
+        super().__init__()
+        self.instance = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, projection_dim))
+        self.cluster = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, n_clusters))
+
+    def forward(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.instance(hidden), self.cluster(hidden).softmax(-1)
+
+
+def _contrastive_loss(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Symmetric InfoNCE (NT-Xent): row ``i`` of ``a`` must pick row ``i`` of ``b`` among all other rows of both."""
+    import torch.nn.functional as F
+
+    z = F.normalize(torch.cat([a, b]), dim=-1)
+    n = a.shape[0]
+    similarity = (z @ z.T / temperature).fill_diagonal_(-math.inf)
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(a.device)
+    return F.cross_entropy(similarity, target)
+
+
+def _balance_loss(probabilities: torch.Tensor) -> torch.Tensor:
+    """``log K - H(mean cluster probability)``: zero iff the batch is spread evenly over the clusters."""
+    mean = probabilities.mean(0).clamp(min=torch.finfo(probabilities.dtype).tiny)
+    return math.log(mean.shape[0]) + (mean * mean.log()).sum()
+
+
+def pretrain_contrastive(
+    encoder: MLPEncoder,
+    decoder: MLPDecoder,
+    X: torch.Tensor,
+    corrupt,
+    n_clusters: int,
+    epochs: int = 200,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    instance_temperature: float = 0.5,
+    cluster_temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+) -> list[float]:
+    """Twin contrastive pretraining with reconstruction, as the DRPM code's ``pretrain_tcl`` (Li et al. 2022).
+
+    For a batch ``x`` and two augmented views ``x' = corrupt(x)``, ``x'' = corrupt(x)`` with trunk features
+    ``h', h''`` the loss is
+
+    .. math::
+
+        \\mathrm{InfoNCE}(g(h'), g(h''); 0.5) + \\mathrm{InfoNCE}(c(h')^T, c(h'')^T; 1.0)
+        + \\sum_{v} [\\log K - H(\\bar c(h^v))] + \\tfrac{1}{D} \\sum_v \\overline{-\\log p(x \\mid \\mu(x^v))},
+
+    with ``g`` and ``c`` the :class:`ContrastiveHeads` (the cluster InfoNCE contrasts the ``K`` columns of the
+    batch's soft assignments, the entropy term keeps them balanced) and the last term the decoder's negative
+    log-likelihood of the clean batch from each view's mean embedding, per feature. The instance term makes the
+    trunk invariant to the augmentations, the cluster term makes it group the data into ``K`` classes; the
+    encoder's mean head and the decoder learn through the reconstruction. Differences from the code: both views
+    are augmented (the code leaves one clean) and the decoder reconstructs the clean image (the code: the view)
+    with the model's likelihood instead of a squared error. Only the trunk, the mean head and the decoder are kept;
+    the scale head is reset to ``e^-2``. Returns the mean loss of every epoch.
+
+    References: Li, Hu, Liu, Peng, Zhou, Peng, "Twin Contrastive Learning for Online Clustering", IJCV 2022;
+    Sutter et al. 2023 (the DRPM code's pretraining).
+    """
+    heads = ContrastiveHeads(encoder.loc.in_features, n_clusters).to(X.dtype)
+    n_features = X.shape[1]
+
+    def batch_loss(x):
+        views = [encoder.trunk(corrupt(x)), encoder.trunk(corrupt(x))]
+        (g1, c1), (g2, c2) = heads(views[0]), heads(views[1])
+        loss = _contrastive_loss(g1, g2, instance_temperature) + _contrastive_loss(c1.T, c2.T, cluster_temperature)
+        loss = loss + _balance_loss(c1) + _balance_loss(c2)
+        for hidden in views:
+            loss = loss + _reconstruction_loss(decoder, encoder.loc(hidden), x) / n_features
+        return loss
+
+    return _train_epochs(
+        encoder,
+        decoder,
+        heads.parameters(),
+        batch_loss,
+        X,
+        epochs,
+        batch_size,
+        lr,
+        generator,
+        progress,
+        "contrastive pretraining",
+    )
 
 
 @torch.no_grad()
@@ -245,13 +367,20 @@ def pretrain(
     seed: int = 0,
     progress: bool = False,
     augment: bool = False,
+    objective: str = "autoencoder",
+    n_clusters: int = 10,
 ) -> PretrainedAutoencoder:
     """Build and pretrain an encoder/decoder pair on raw features ``X`` (numpy ``(N, D)``).
 
     Gaussian-likelihood features are standardised first (per feature; constant features keep scale 1).
-    ``augment=True`` (square images in [0, 1] only) pretrains as a denoising autoencoder on
-    :func:`augment_images`. Randomness comes from ``seed`` only (the global torch RNG is left untouched).
+    ``objective="autoencoder"``: :func:`pretrain_autoencoder`; with ``augment=True`` (square images in [0, 1]
+    only) a denoising autoencoder on :func:`augment_images`. ``objective="contrastive"`` (square images in
+    [0, 1] only): :func:`pretrain_contrastive` with ``n_clusters`` cluster columns and the stronger
+    augmentations of :data:`CONTRASTIVE_AUGMENTATION`. Randomness comes from ``seed`` only (the global torch RNG
+    is left untouched).
     """
+    if objective not in PRETRAINING_OBJECTIVES:
+        raise ValueError(f"unknown pretraining objective {objective!r}; expected one of {PRETRAINING_OBJECTIVES}")
     X = np.asarray(X, dtype=np.float32)
     if likelihood == "gaussian":
         mean = torch.as_tensor(X.mean(0))
@@ -261,28 +390,25 @@ def pretrain(
         mean = torch.zeros(X.shape[1])
         scale = torch.ones(X.shape[1])
     corrupt = None
-    if augment:
+    if augment or objective == "contrastive":
         side = image_side(X.shape[1])
         if side is None or likelihood != "bernoulli":
-            raise ValueError("augment=True needs square images with features in [0, 1] (Bernoulli likelihood)")
-        corrupt = functools.partial(augment_images, side=side)
+            what = "augment=True" if objective == "autoencoder" else "objective='contrastive'"
+            raise ValueError(f"{what} needs square images with features in [0, 1] (Bernoulli likelihood)")
+        settings = CONTRASTIVE_AUGMENTATION if objective == "contrastive" else {}
+        corrupt = functools.partial(augment_images, side=side, **settings)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         encoder = MLPEncoder(X.shape[1], latent_dim, hidden_dims)
         decoder = MLPDecoder(latent_dim, X.shape[1], hidden_dims, likelihood=likelihood)
         result = PretrainedAutoencoder(encoder, decoder, likelihood, mean, scale, [])
         generator = torch.Generator().manual_seed(seed)
-        result.history = pretrain_autoencoder(
-            encoder,
-            decoder,
-            result.preprocess(X),
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            generator=generator,
-            progress=progress,
-            corrupt=corrupt,
-        )
+        settings = dict(epochs=epochs, batch_size=batch_size, lr=lr, generator=generator, progress=progress)
+        data = result.preprocess(X)
+        if objective == "contrastive":
+            result.history = pretrain_contrastive(encoder, decoder, data, corrupt, n_clusters, **settings)
+        else:
+            result.history = pretrain_autoencoder(encoder, decoder, data, corrupt=corrupt, **settings)
     encoder.eval()
     decoder.eval()
     return result

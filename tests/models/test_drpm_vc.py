@@ -8,7 +8,7 @@ import torch
 from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 
-from pyro_drpm.distributions import DRPM
+from pyro_drpm.distributions import DRPM, ChineseRestaurantProcess
 from pyro_drpm.models.base import gaussian_log_density
 from pyro_drpm.models.drpm_vc import DRPMVC, AssignedNormal, cluster_path_order
 from pyro_drpm.models.networks import MLPDecoder, MLPEncoder
@@ -21,7 +21,7 @@ def _model(**kwargs):
     return DRPMVC(MLPEncoder(6, 2, (16,)), MLPDecoder(2, 6, (16,)), n_components=3, **kwargs)
 
 
-@pytest.mark.parametrize("partition_gradients", ["guide", "all"])
+@pytest.mark.parametrize("partition_gradients", ["guide", "all", "pathwise"])
 @pytest.mark.parametrize("guide_urn", ["adaptive", "full"])
 @pytest.mark.parametrize("elbo", [Trace_ELBO, TraceMeanField_ELBO])
 def test_svi_steps_finite_elbo_and_gradients_everywhere(guide_urn, elbo, partition_gradients):
@@ -38,7 +38,7 @@ def test_svi_steps_finite_elbo_and_gradients_everywhere(guide_urn, elbo, partiti
     assert all(math.isfinite(h) for h in history)
 
 
-@pytest.mark.parametrize("partition_gradients", ["guide", "all"])
+@pytest.mark.parametrize("partition_gradients", ["guide", "all", "pathwise"])
 def test_which_parameters_the_partition_term_trains(partition_gradients):
     vc = _model(partition_gradients=partition_gradients)
     x = torch.rand(10, 6)
@@ -47,8 +47,25 @@ def test_which_parameters_the_partition_term_trains(partition_gradients):
     (site["fn"].log_prob(site["value"]) + (site["value"] * torch.randn_like(site["value"])).sum()).backward()
     assert vc.log_score_scale.grad.abs() > 0
     reached = vc.encoder.loc.weight.grad is not None and vc.encoder.loc.weight.grad.abs().sum() > 0
-    assert reached == (partition_gradients == "all")
-    assert (vc.locs.grad is not None and vc.locs.grad.abs().sum() > 0) == (partition_gradients == "all")
+    assert reached == (partition_gradients != "guide")
+    assert (vc.locs.grad is not None and vc.locs.grad.abs().sum() > 0) == (partition_gradients != "guide")
+
+
+def test_pathwise_guide_has_the_same_elbo_and_drops_only_the_direct_term():
+    x = torch.rand(10, 6)
+    losses, grads = {}, {}
+    for mode in ("all", "pathwise"):
+        vc = _model(partition_gradients=mode)
+        torch.manual_seed(1)
+        site = poutine.trace(vc.guide).get_trace(x).nodes["partition"]
+        value = site["value"]
+        losses[mode] = site["fn"].log_prob(value)
+        # without a path through the value, "pathwise" leaves log q(Y) no gradient into the encoder
+        site["fn"].log_prob(value.detach()).backward()
+        grads[mode] = vc.encoder.loc.weight.grad
+    torch.testing.assert_close(losses["all"], losses["pathwise"])
+    assert grads["all"] is not None and grads["all"].abs().sum() > 0
+    assert grads["pathwise"] is None or grads["pathwise"].abs().sum() == 0
 
 
 def test_trace_sites_and_weights():
@@ -182,3 +199,22 @@ def test_largest_remainder_rounding():
 
     rounded = _largest_remainder_round(torch.tensor([2.6, 3.3, 4.1, 0.0]), 10)
     torch.testing.assert_close(rounded, torch.tensor([3.0, 3.0, 4.0, 0.0]))
+
+
+def test_crp_prior_runs_under_svi_and_learns_its_concentration():
+    vc = _model(partition_prior="crp", concentration=2.0)
+    x = torch.rand(12, 6)
+    trace = poutine.trace(vc.model).get_trace(x)
+    assert isinstance(trace.nodes["partition"]["fn"], ChineseRestaurantProcess)
+    loss = Trace_ELBO().differentiable_loss(vc.model, vc.guide, x)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert torch.isfinite(vc.log_concentration.grad) and vc.log_concentration.grad != 0
+    assert vc.encoder.loc.weight.grad.abs().sum() > 0
+    with pyro.get_param_store().scope():
+        history = train_svi(vc, torch.rand(36, 6), epochs=2, batch_size=12)
+    assert all(math.isfinite(h) for h in history)
+    with pytest.raises(ValueError, match="partition_prior"):
+        _model(partition_prior="pitman-yor")
+    with pytest.raises(ValueError, match="concentration"):
+        _model(partition_prior="crp", concentration=0.0)

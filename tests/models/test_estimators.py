@@ -154,6 +154,9 @@ def test_bad_input_raises_value_error(cls, X, match):
         (dict(lr=0.0), "lr"),
         (dict(batch_size=0), "batch_size"),
         (dict(hidden_dims=()), "hidden_dims"),
+        (dict(pretraining="simclr"), "unknown pretraining"),
+        (dict(pretraining="contrastive"), "square images"),
+        (dict(freeze_encoder="yes"), "freeze_encoder"),
     ],
 )
 def test_bad_options_raise_value_error(cls, params, match, blobs):
@@ -165,6 +168,10 @@ def test_bad_options_raise_value_error(cls, params, match, blobs):
 
 def test_model_specific_bad_options(blobs):
     X, _ = blobs
+    with pytest.raises(ValueError, match="unknown partition_prior"):
+        DRPMClustering(n_clusters=3, partition_prior="dp", **FAST).fit(X)
+    with pytest.raises(ValueError, match="concentration"):
+        DRPMClustering(n_clusters=3, partition_prior="crp", concentration=-1.0, **FAST).fit(X)
     with pytest.raises(ValueError, match="unknown guide_urn"):
         DRPMClustering(n_clusters=3, guide_urn="tiny", **FAST).fit(X)
     with pytest.raises(ValueError, match="temperature"):
@@ -185,3 +192,28 @@ def test_predict_before_fit_and_wrong_width(cls, blobs):
     est.fit(X)
     with pytest.raises(ValueError, match="features"):
         est.predict(X[:, :2])
+
+
+@pytest.mark.parametrize("freeze_encoder", [True, False])
+def test_freeze_encoder_keeps_the_trunk_and_trains_the_heads(freeze_encoder, blobs):
+    X, _ = blobs
+    pre = pretrain(X, latent_dim=4, hidden_dims=(16,), likelihood="gaussian", epochs=2)
+    est = DRPMClustering(n_clusters=3, pretrained=pre, freeze_encoder=freeze_encoder, random_state=0, **FAST).fit(X)
+    pairs = zip(est.model_.encoder.trunk.parameters(), pre.encoder.trunk.parameters(), strict=True)
+    trunk_kept = all(torch.equal(a, b) for a, b in pairs)
+    assert trunk_kept == freeze_encoder
+    assert not torch.equal(est.model_.encoder.loc.weight, pre.encoder.loc.weight)
+
+
+def test_contrastive_pretraining_is_the_default_for_square_images():
+    from pyro_drpm.datasets import load_digits_01
+
+    X, _ = load_digits_01()
+    X = X[:120]
+    est = VaDEClustering(n_clusters=3, random_state=0, **FAST).fit(X)
+    assert len(est.pretrained_.history) == FAST["pretrain_epochs"]
+    auto_history = est.pretrained_.history
+    contrastive = VaDEClustering(n_clusters=3, pretraining="contrastive", random_state=0, **FAST).fit(X)
+    autoencoder = VaDEClustering(n_clusters=3, pretraining="autoencoder", random_state=0, **FAST).fit(X)
+    assert contrastive.pretrained_.history == auto_history
+    assert autoencoder.pretrained_.history != auto_history

@@ -1,5 +1,7 @@
 """Networks, likelihoods, pretraining and the mixture initialisation."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -78,3 +80,39 @@ def test_image_augmentation():
     torch.testing.assert_close(same, x, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="square images"):
         pretrain(np.random.default_rng(0).random((10, 5)), latent_dim=2, hidden_dims=(4,), epochs=1, augment=True)
+
+
+def test_contrastive_pretraining_learns_and_is_seeded():
+    from pyro_drpm.datasets import load_digits_01
+
+    X, _ = load_digits_01()
+    X = X[:256]
+    a = pretrain(X, latent_dim=3, hidden_dims=(32,), epochs=8, batch_size=64, seed=1, objective="contrastive")
+    b = pretrain(X, latent_dim=3, hidden_dims=(32,), epochs=8, batch_size=64, seed=1, objective="contrastive")
+    assert a.history == b.history and all(np.isfinite(a.history))
+    assert a.history[-1] < a.history[0]
+    assert a.embed(X).shape == (256, 3)
+    # the scale head is reset; the contrastive heads are not part of the result
+    assert torch.all(a.encoder.log_scale.weight == 0)
+
+
+def test_contrastive_pretraining_losses():
+    from pyro_drpm.models.pretraining import _balance_loss, _contrastive_loss
+
+    a = torch.randn(6, 4)
+    # identical views: the InfoNCE loss is lower than for unrelated views, and equals its closed form when the
+    # rows are orthogonal one-hots (each positive has similarity 1 / t, every negative 0)
+    assert _contrastive_loss(a, a, 0.5) < _contrastive_loss(a, torch.randn(6, 4), 0.5)
+    eye = torch.eye(4)
+    expected = -math.log(math.exp(2.0) / (math.exp(2.0) + 6))
+    assert abs(float(_contrastive_loss(eye, eye, 0.5)) - expected) < 1e-5
+    assert abs(float(_balance_loss(torch.full((8, 4), 0.25)))) < 1e-6
+    assert abs(float(_balance_loss(torch.eye(4)[[0] * 8])) - math.log(4)) < 1e-5
+
+
+def test_unknown_or_impossible_pretraining_objective():
+    X = np.random.default_rng(0).random((20, 5))
+    with pytest.raises(ValueError, match="unknown pretraining objective"):
+        pretrain(X, latent_dim=2, hidden_dims=(4,), epochs=1, objective="simclr")
+    with pytest.raises(ValueError, match="square images"):
+        pretrain(X, latent_dim=2, hidden_dims=(4,), epochs=1, objective="contrastive")
