@@ -356,7 +356,10 @@ def _membership_slopes(a, logits, log_rest, block, nodes, log_weights, x_small):
     chunk = max(1, _CHUNK_ELEMENTS // max(1, shifted.numel()))
     for start in range(0, num_nodes, chunk):
         u = nodes[:, start : start + chunk].unsqueeze(-1)  # (B, c, K, 1)
-        terms = _log1mexp_exp(u + shifted.unsqueeze(-3), x_small)  # (B, c, K, n)
+        x = u + shifted.unsqueeze(-3)  # (B, c, K, n)
+        # log(1 - exp(-e^x)) to within eps in absolute terms, enough for a gradient: one branch for large x (it
+        # returns 0 where the value is below eps in magnitude) and x itself below log(eps) (as e^x / 2 < eps)
+        terms = torch.where(x < x_small, x, torch.log(-torch.expm1(-x.clamp(min=x_small).exp())))
         slopes += (posterior[:, start : start + chunk].unsqueeze(-1) * terms).sum(-3)
     return slopes
 

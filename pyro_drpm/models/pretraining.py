@@ -284,7 +284,7 @@ def fit_gaussian_mixture(
     Z,
     n_components: int,
     random_state: int | None = None,
-    n_init: int = 5,
+    n_init: int = 10,
     reg_covar: float = 1e-4,
     dirichlet_process: bool = False,
 ) -> MixtureInit:
@@ -292,7 +292,7 @@ def fit_gaussian_mixture(
 
     ``dirichlet_process=True`` fits ``BayesianGaussianMixture`` with a Dirichlet-process weight prior instead
     (used to initialise the truncated stick-breaking baseline, ``n_components`` being the truncation level).
-    The settings follow the DRPM code (``covariance_type="diag"``, k-means++ starts, ``reg_covar=1e-4``).
+    The settings follow the DRPM code (``covariance_type="diag"``, 10 k-means++ starts, ``reg_covar=1e-4``).
     """
     from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 

@@ -3,7 +3,8 @@
 :func:`sklearn_baselines` returns the estimators of the comparison, keyed by a display name:
 
 - ``KMeans`` (k-means++ starts, ``n_init=10``);
-- ``GaussianMixture`` (diagonal covariances, k-means++ starts, as the DRPM paper's GMM baseline);
+- ``GaussianMixture`` (diagonal covariances, 10 k-means++ starts, as the DRPM paper's GMM baseline and the
+  mixture that initialises the deep models);
 - ``DP-GMM``: ``BayesianGaussianMixture(weight_concentration_prior_type="dirichlet_process")`` with
   ``truncation`` components (the number of clusters it actually uses is reported separately);
 
@@ -110,7 +111,7 @@ def sklearn_baselines(
                 n_clusters,
                 covariance_type="diag",
                 reg_covar=1e-4,
-                n_init=5,
+                n_init=10,
                 init_params="k-means++",
                 random_state=random_state,
             )
