@@ -250,6 +250,9 @@ def main():
             results[impl, relaxation, n, batch] = run_config(impl, relaxation, n, batch, repeats, timeout=1800)
         print(impl, relaxation, n, batch, results[impl, relaxation, n, batch], file=sys.stderr, flush=True)
 
+    import torch
+
+    torch.set_num_threads(1)  # as in every worker, so that the machine line reports the measured setting
     lines = [
         "## DRPM: rsample + exact log_prob + backward",
         "",
