@@ -112,6 +112,46 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
 
     _dirichlet_process_init = False
 
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        latent_dim="auto",
+        hidden_dims="auto",
+        likelihood: str = "auto",
+        epochs: int = 100,
+        pretrain_epochs: int = 200,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        pretrain_lr: float = 1e-3,
+        beta: float = 1.0,
+        elbo: str = "trace",
+        num_particles: int = 1,
+        augment="auto",
+        pretraining: str = "auto",
+        freeze_encoder: bool = True,
+        pretrained: PretrainedAutoencoder | None = None,
+        random_state=None,
+        progress: bool = True,
+    ):
+        self.n_clusters = n_clusters
+        self.latent_dim = latent_dim
+        self.hidden_dims = hidden_dims
+        self.likelihood = likelihood
+        self.epochs = epochs
+        self.pretrain_epochs = pretrain_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.pretrain_lr = pretrain_lr
+        self.beta = beta
+        self.elbo = elbo
+        self.num_particles = num_particles
+        self.augment = augment
+        self.pretraining = pretraining
+        self.freeze_encoder = freeze_encoder
+        self.pretrained = pretrained
+        self.random_state = random_state
+        self.progress = progress
+
     # -- parameters ---------------------------------------------------------------------------------------
     def _common_checks(self) -> None:
         _check_positive_int("n_clusters", self.n_clusters)
@@ -364,16 +404,26 @@ class DRPMClustering(DeepClusteringEstimator):
         random_state=None,
         progress: bool = True,
     ):
-        self.n_clusters = n_clusters
-        self.latent_dim = latent_dim
-        self.hidden_dims = hidden_dims
-        self.likelihood = likelihood
-        self.epochs = epochs
-        self.pretrain_epochs = pretrain_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.pretrain_lr = pretrain_lr
-        self.beta = beta
+        super().__init__(
+            n_clusters=n_clusters,
+            latent_dim=latent_dim,
+            hidden_dims=hidden_dims,
+            likelihood=likelihood,
+            epochs=epochs,
+            pretrain_epochs=pretrain_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            pretrain_lr=pretrain_lr,
+            beta=beta,
+            elbo=elbo,
+            num_particles=num_particles,
+            augment=augment,
+            pretraining=pretraining,
+            freeze_encoder=freeze_encoder,
+            pretrained=pretrained,
+            random_state=random_state,
+            progress=progress,
+        )
         self.partition_weight = partition_weight
         self.temperature = temperature
         self.final_temperature = final_temperature
@@ -382,14 +432,6 @@ class DRPMClustering(DeepClusteringEstimator):
         self.partition_gradients = partition_gradients
         self.partition_prior = partition_prior
         self.concentration = concentration
-        self.elbo = elbo
-        self.num_particles = num_particles
-        self.augment = augment
-        self.pretraining = pretraining
-        self.freeze_encoder = freeze_encoder
-        self.pretrained = pretrained
-        self.random_state = random_state
-        self.progress = progress
 
     def _extra_checks(self) -> None:
         _check_positive_float("partition_weight", self.partition_weight)
@@ -430,46 +472,6 @@ class VaDEClustering(DeepClusteringEstimator):
     ``argmax_k pi_k N(E_q[z_i]; mu_k, sigma_k^2)``. Parameters: see :class:`DeepClusteringEstimator`.
     """
 
-    def __init__(
-        self,
-        n_clusters: int = 10,
-        latent_dim="auto",
-        hidden_dims="auto",
-        likelihood: str = "auto",
-        epochs: int = 100,
-        pretrain_epochs: int = 200,
-        batch_size: int = 256,
-        lr: float = 1e-3,
-        pretrain_lr: float = 1e-3,
-        beta: float = 1.0,
-        elbo: str = "trace",
-        num_particles: int = 1,
-        augment="auto",
-        pretraining: str = "auto",
-        freeze_encoder: bool = True,
-        pretrained: PretrainedAutoencoder | None = None,
-        random_state=None,
-        progress: bool = True,
-    ):
-        self.n_clusters = n_clusters
-        self.latent_dim = latent_dim
-        self.hidden_dims = hidden_dims
-        self.likelihood = likelihood
-        self.epochs = epochs
-        self.pretrain_epochs = pretrain_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.pretrain_lr = pretrain_lr
-        self.beta = beta
-        self.elbo = elbo
-        self.num_particles = num_particles
-        self.augment = augment
-        self.pretraining = pretraining
-        self.freeze_encoder = freeze_encoder
-        self.pretrained = pretrained
-        self.random_state = random_state
-        self.progress = progress
-
     def _build_model(self, pretrained, n_samples):
         return IIDMixtureVAE(pretrained.encoder, pretrained.decoder, self.n_clusters, beta=self.beta)
 
@@ -509,25 +511,27 @@ class DPMixtureClustering(DeepClusteringEstimator):
         random_state=None,
         progress: bool = True,
     ):
-        self.n_clusters = n_clusters
+        super().__init__(
+            n_clusters=n_clusters,
+            latent_dim=latent_dim,
+            hidden_dims=hidden_dims,
+            likelihood=likelihood,
+            epochs=epochs,
+            pretrain_epochs=pretrain_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            pretrain_lr=pretrain_lr,
+            beta=beta,
+            elbo=elbo,
+            num_particles=num_particles,
+            augment=augment,
+            pretraining=pretraining,
+            freeze_encoder=freeze_encoder,
+            pretrained=pretrained,
+            random_state=random_state,
+            progress=progress,
+        )
         self.concentration = concentration
-        self.latent_dim = latent_dim
-        self.hidden_dims = hidden_dims
-        self.likelihood = likelihood
-        self.epochs = epochs
-        self.pretrain_epochs = pretrain_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.pretrain_lr = pretrain_lr
-        self.beta = beta
-        self.elbo = elbo
-        self.num_particles = num_particles
-        self.augment = augment
-        self.pretraining = pretraining
-        self.freeze_encoder = freeze_encoder
-        self.pretrained = pretrained
-        self.random_state = random_state
-        self.progress = progress
 
     def _extra_checks(self) -> None:
         _check_positive_int("n_clusters (the truncation level)", self.n_clusters, minimum=2)
