@@ -50,6 +50,7 @@ Stochastic Processes", 2006.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -64,18 +65,20 @@ __all__ = ["ChineseRestaurantProcess"]
 _MAX_ENUMERATE = 1 << 16
 
 
-def _log_stirling_table(n: int, max_blocks: int, log_concentration: torch.Tensor) -> torch.Tensor:
-    """``log(|s(i, j)| alpha^j)`` for ``i = 0..n`` and ``j = 0..max_blocks``: shape ``batch + (n + 1, K + 1)``."""
-    batch = log_concentration.shape
-    table = torch.full(batch + (n + 1, max_blocks + 1), -math.inf, dtype=torch.float64)
-    table[..., 0, 0] = 0.0
+@functools.lru_cache(maxsize=32)
+def _log_stirling_numbers(n: int, max_blocks: int) -> torch.Tensor:
+    """``log |s(n, j)|`` (unsigned Stirling numbers of the first kind) for ``j = 0..max_blocks``, float64.
+
+    The recursion ``|s(i + 1, j)| = i |s(i, j)| + |s(i, j - 1)|`` in log space; it does not depend on the
+    concentration, so one table serves every distribution with the same ``(n, K)``.
+    """
+    row = torch.full((max_blocks + 1,), -math.inf, dtype=torch.float64)
+    row[0] = 0.0
     for i in range(n):
-        # |s(i + 1, j)| alpha^j = i |s(i, j)| alpha^j + alpha |s(i, j - 1)| alpha^(j - 1)
-        stay = table[..., i, :] + (math.log(i) if i > 0 else -math.inf)
-        shifted = torch.cat([table.new_full(batch + (1,), -math.inf), table[..., i, :-1]], -1)
-        new = shifted + log_concentration.unsqueeze(-1)
-        table[..., i + 1, :] = torch.logaddexp(stay, new)
-    return table
+        stay = row + (math.log(i) if i > 0 else -math.inf)
+        shifted = torch.cat([row.new_full((1,), -math.inf), row[:-1]])
+        row = torch.logaddexp(stay, shifted)
+    return row
 
 
 class ChineseRestaurantProcess(TorchDistribution):
@@ -127,10 +130,9 @@ class ChineseRestaurantProcess(TorchDistribution):
         """``log P(m <= K)`` under the untruncated CRP, the normaliser of the truncation (batch shape)."""
         log_alpha = self.concentration.to(torch.float64).log()
         n, k = self.num_elements, self.num_subsets
-        table = _log_stirling_table(n, min(k, n), log_alpha.detach())
-        # differentiable in alpha: log sum_j |s(n, j)| alpha^j with the alpha^j factor redone with gradient
+        # log sum_{j <= K} |s(n, j)| alpha^j
+        log_counts = _log_stirling_numbers(n, min(k, n)).to(log_alpha.device)
         j = torch.arange(min(k, n) + 1, dtype=torch.float64, device=log_alpha.device)
-        log_counts = table[..., n, :] - j * log_alpha.detach().unsqueeze(-1)
         log_weights = (log_counts + j * log_alpha.unsqueeze(-1)).logsumexp(-1)
         return log_weights + torch.lgamma(log_alpha.exp()) - torch.lgamma(log_alpha.exp() + n)
 
