@@ -50,7 +50,7 @@ def ensure_environment() -> Path:
 def main(argv: list[str]) -> None:
     commands = {
         # the main job: DRPM variational clustering vs Dirichlet-process and mixture baselines on digits
-        "run": lambda py, extra: _run(py, "tutorials/dirichlet_process_comparison.py", *extra),
+        "run": lambda py, extra: _run(py, "benchmarks/clustering_comparison.py", *extra),
         "test": lambda py, extra: _run(py, "-m", "pytest", "tests", *extra),
         "test-fast": lambda py, extra: _run(py, "-m", "pytest", "tests", "-m", "not slow", *extra),
         "lint": lambda py, extra: (

@@ -1,5 +1,6 @@
 """Pyro distributions over rankings, subset sizes and partitions."""
 
+from pyro_drpm.distributions.assigned_normal import AssignedNormal, diagonal_normal_log_density
 from pyro_drpm.distributions.chinese_restaurant_process import ChineseRestaurantProcess
 from pyro_drpm.distributions.drpm import DRPM
 from pyro_drpm.distributions.noncentral_hypergeometric import (
@@ -13,6 +14,7 @@ from pyro_drpm.distributions.plackett_luce import (
 )
 
 __all__ = [
+    "AssignedNormal",
     "ChineseRestaurantProcess",
     "DRPM",
     "MVHG",
@@ -20,4 +22,5 @@ __all__ = [
     "PlackettLuce",
     "permutation_matrix_to_ranking",
     "ranking_to_permutation_matrix",
+    "diagonal_normal_log_density",
 ]

@@ -5,7 +5,7 @@
 # several seeds:
 #
 # * **DRPM-VC**: variational clustering where the partition of each mini-batch is one DRPM latent
-#   (`pyro_drpm.models.DRPMClustering`);
+#   (`pyro_drpm.models.clustering.DRPMClustering`);
 # * **CRP-prior VC**: the same model and DRPM guide with a Chinese-restaurant-process prior over the batch's
 #   partition instead of the DRPM prior (`DRPMClustering(partition_prior="crp")`, learned concentration);
 # * **VaDE-style mixture**: i.i.d. categorical cluster indicators, the same networks and budget
@@ -43,19 +43,19 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from pyro_drpm.datasets import load_digits_01, load_mnist
-from pyro_drpm.metrics import clustering_scores, n_clusters_used
-from pyro_drpm.models import (
+from pyro_drpm.models.clustering import (
     DPMixtureClustering,
     DRPMClustering,
     VaDEClustering,
-    pretrain,
+    clustering_scores,
+    n_clusters_used,
     sklearn_baselines,
 )
-from pyro_drpm.models.pretraining import image_side
+from pyro_drpm.nn import image_side, pretrain
 
 smoke_test = "CI" in os.environ
 parser = argparse.ArgumentParser(description="DRPM-VC vs Dirichlet-process and i.i.d. mixture baselines")
-parser.add_argument("--output", default="outputs/dirichlet_process_comparison", help="folder for table and figures")
+parser.add_argument("--output", default="outputs/clustering_comparison", help="folder for table and figures")
 parser.add_argument("--data", default="digits", choices=["digits", "mnist", "fashion-mnist"])
 parser.add_argument("--data-path", default=None, help="folder or .npz with the MNIST / Fashion-MNIST files")
 parser.add_argument("--split", default="train", choices=["train", "test", "all"], help="MNIST split to cluster")
@@ -283,7 +283,7 @@ print(f"table, per-seed CSV and figure written to {output.resolve()}")
 #   soft counts (deterministic), and both priors have uniform scores, so `log p(Y)` depends on the sampled
 #   partition only through sizes the guide fixes. The prior then trains its own parameters (size logits or
 #   concentration) but sends no gradient to the encoder or the clusters. A guide with random sizes (the full
-#   urn) lets the prior act, but lost clusters on tuning seeds (see `pyro_drpm.models.drpm_vc`).
+#   urn) lets the prior act, but lost clusters on tuning seeds (see `pyro_drpm.models.clustering.drpm_vc`).
 # * The Dirichlet-process models use all or nearly all of their 20 components: the stick-breaking prior with
 #   concentration 1 does not prune clusters on 1797 digits, which costs them accuracy (surplus clusters count as
 #   errors) while NMI rewards the finer split.

@@ -1,10 +1,7 @@
-"""Autoencoder pretraining and the mixture initialisation of the latent prior.
+"""Pretraining of an encoder/decoder pair: autoencoder (optionally denoising) or twin contrastive learning.
 
-Deep clustering models start from an embedding that already separates the data: DRPM-VC, VaDE and the
-stick-breaking DP mixture all pretrain the encoder/decoder pair as a plain autoencoder (the encoder's mean
-head only), embed the data with it, and fit a Gaussian mixture to the embedding to initialise the prior's
-component means, scales and weights (Jiang et al. 2017, section 3.3; the DRPM code's ``init_gmm``). All deep
-models of one comparison share the same pretrained networks, so their difference is the clustering stage alone.
+Deep latent-variable models start from an embedding that already separates the data; several models of one
+comparison can share one :class:`PretrainedAutoencoder`.
 
 Example::
 
@@ -30,19 +27,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from pyro_drpm.models.networks import MLPDecoder, MLPEncoder
+from pyro_drpm.infer.minibatch import minibatches
+from pyro_drpm.nn.augmentation import CONTRASTIVE_AUGMENTATION, augment_images, image_side
+from pyro_drpm.nn.mlp import MLPDecoder, MLPEncoder
 
 __all__ = [
-    "CONTRASTIVE_AUGMENTATION",
     "PRETRAINING_OBJECTIVES",
     "ContrastiveHeads",
-    "MixtureInit",
     "PretrainedAutoencoder",
-    "augment_images",
     "embed",
-    "fit_gaussian_mixture",
-    "image_side",
-    "minibatches",
     "pretrain",
     "pretrain_autoencoder",
     "pretrain_contrastive",
@@ -52,59 +45,6 @@ __all__ = [
 #: twin-contrastive pretraining (instance and cluster contrastive losses on two augmented views, plus
 #: reconstruction), for square images only.
 PRETRAINING_OBJECTIVES = ("autoencoder", "contrastive")
-
-#: :func:`augment_images` settings of the contrastive views: stronger than the denoising default (the DRPM code
-#: uses rotations up to 30 degrees, shifts of 20% and scalings of 25% on MNIST).
-CONTRASTIVE_AUGMENTATION = dict(rotation=0.3, scaling=0.15, translation=0.2, noise=0.05)
-
-
-def minibatches(n: int, batch_size: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
-    """A random split of ``range(n)`` into ``ceil(n / batch_size)`` index batches whose sizes differ by <= 1.
-
-    Every point is used once per epoch and no batch is a tiny remainder, which matters for DRPM-VC, where a
-    batch is the set being partitioned.
-    """
-    n_batches = max(1, -(-n // batch_size))
-    order = torch.randperm(n, generator=generator)
-    return list(torch.tensor_split(order, n_batches))
-
-
-def augment_images(
-    x: torch.Tensor,
-    side: int,
-    rotation: float = 0.2,
-    scaling: float = 0.1,
-    translation: float = 0.15,
-    noise: float = 0.05,
-) -> torch.Tensor:
-    """Random small affine jitter plus pixel noise for flattened square images ``(B, side * side)`` in [0, 1].
-
-    Per image: rotation uniform in ``+-rotation`` radians, scale in ``1 +- scaling``, shift in ``+-translation``
-    of the half-width (bilinear resampling, zero padding), then Gaussian noise of std ``noise``; clipped to
-    ``[0, 1]``. Used as a denoising target during pretraining: the autoencoder sees the jittered image and
-    reconstructs the clean one, which makes the embedding less sensitive to small deformations (on the 8 x 8
-    digits a Gaussian mixture on the embedding gains several points of accuracy). Uses the global torch RNG.
-    """
-    import torch.nn.functional as F
-
-    b = x.shape[0]
-    angle = (torch.rand(b) * 2 - 1) * rotation
-    scale = 1 + (torch.rand(b) * 2 - 1) * scaling
-    shift = (torch.rand(b, 2) * 2 - 1) * translation
-    cos, sin = scale * angle.cos(), scale * angle.sin()
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], -1), torch.stack([sin, cos, shift[:, 1]], -1)], 1).to(
-        x.dtype
-    )
-    grid = F.affine_grid(theta, [b, 1, side, side], align_corners=False)
-    images = F.grid_sample(x.reshape(b, 1, side, side), grid, align_corners=False, padding_mode="zeros")
-    images = images.reshape(b, -1)
-    return (images + noise * torch.randn_like(images)).clamp(0.0, 1.0)
-
-
-def image_side(n_features: int) -> int | None:
-    """The side of a square image with ``n_features`` pixels, or ``None`` if ``n_features`` is not a square >= 16."""
-    side = int(round(n_features**0.5))
-    return side if side * side == n_features and side >= 4 else None
 
 
 def _reconstruction_loss(decoder: MLPDecoder, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -268,61 +208,6 @@ def pretrain_contrastive(
 def embed(encoder: nn.Module, X: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
     """The encoder means ``E_q[z | x]`` for all rows of ``X``."""
     return torch.cat([encoder(X[i : i + batch_size])[0] for i in range(0, X.shape[0], batch_size)])
-
-
-@dataclass
-class MixtureInit:
-    """Parameters of a diagonal Gaussian mixture fitted to an embedding: ``(K,)`` weights, ``(K, d)`` locs/scales."""
-
-    weights: torch.Tensor
-    locs: torch.Tensor
-    scales: torch.Tensor
-    labels: np.ndarray
-
-
-def fit_gaussian_mixture(
-    Z,
-    n_components: int,
-    random_state: int | None = None,
-    n_init: int = 10,
-    reg_covar: float = 1e-4,
-    dirichlet_process: bool = False,
-) -> MixtureInit:
-    """Fit a diagonal Gaussian mixture to ``Z`` (scikit-learn) and return its parameters as float32 tensors.
-
-    ``dirichlet_process=True`` fits ``BayesianGaussianMixture`` with a Dirichlet-process weight prior instead
-    (used to initialise the truncated stick-breaking baseline, ``n_components`` being the truncation level).
-    The settings follow the DRPM code (``covariance_type="diag"``, 10 k-means++ starts, ``reg_covar=1e-4``).
-    """
-    from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
-
-    Z = np.asarray(torch.as_tensor(Z).detach().cpu().numpy(), dtype=np.float64)
-    common = dict(
-        n_components=n_components,
-        covariance_type="diag",
-        reg_covar=reg_covar,
-        n_init=n_init,
-        init_params="k-means++",
-        random_state=random_state,
-        max_iter=300,
-    )
-    if dirichlet_process:
-        mixture = BayesianGaussianMixture(weight_concentration_prior_type="dirichlet_process", **common)
-    else:
-        mixture = GaussianMixture(**common)
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        mixture.fit(Z)
-    return MixtureInit(
-        weights=torch.as_tensor(mixture.weights_, dtype=torch.float32),
-        locs=torch.as_tensor(mixture.means_, dtype=torch.float32),
-        scales=torch.as_tensor(np.sqrt(mixture.covariances_), dtype=torch.float32),
-        labels=mixture.predict(Z),
-    )
 
 
 @dataclass

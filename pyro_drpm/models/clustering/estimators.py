@@ -1,23 +1,11 @@
 """scikit-learn-style estimators around the Pyro clustering models: ``fit``, ``predict``, ``fit_predict``.
 
-- :class:`DRPMClustering`: DRPM variational clustering (:class:`~pyro_drpm.models.drpm_vc.DRPMVC`);
-- :class:`VaDEClustering`: the i.i.d. categorical mixture prior (:class:`~.mixture_baselines.IIDMixtureVAE`);
-- :class:`DPMixtureClustering`: the truncated stick-breaking Dirichlet-process mixture prior
-  (:class:`~.mixture_baselines.StickBreakingMixtureVAE`); ``n_clusters`` is its truncation level.
-
-All three run the same pipeline with the same networks and budget: (1) pretrain the encoder/decoder as an
-autoencoder (or reuse a shared :class:`~.pretraining.PretrainedAutoencoder` passed as ``pretrained``),
-(2) fit a Gaussian mixture (for the DP: a Dirichlet-process ``BayesianGaussianMixture``) to the embedding and
-initialise the prior with it, (3) maximise the ELBO with Pyro's ``SVI`` for ``epochs`` passes over the data in
-mini-batches of ``batch_size``, (4) label every point with the model's prediction rule.
-
-Defaults adapt to the data (each ``"auto"`` can be overridden): features in ``[0, 1]`` (images) use a Bernoulli
-likelihood, hidden layers ``(256, 256)`` and ``latent_dim = 10``; other (real-valued, tabular) features are
-standardised and use a Gaussian likelihood, hidden layers ``(64, 64)`` and ``latent_dim = min(10, D)``.
-
-The fitted Pyro model and guide are ``est.model_.model`` and ``est.model_.guide`` (methods of the fitted
-``torch.nn.Module`` ``est.model_``; all parameters live in that module). Fitting never touches the global Pyro
-parameter store (it trains inside a private ``scope``) nor the global torch RNG state (``fork_rng``).
+:class:`DRPMClustering` (DRPM-VC), :class:`VaDEClustering` (an i.i.d. categorical mixture prior) and
+:class:`DPMixtureClustering` (a truncated stick-breaking Dirichlet-process mixture prior) run one pipeline with
+the same networks and budget: pretrain the encoder/decoder (or reuse a shared
+:class:`~pyro_drpm.nn.PretrainedAutoencoder`), initialise the prior from a Gaussian mixture fitted to the
+embedding, maximise the ELBO with Pyro's ``SVI``, label every point with the model's prediction rule. Fitting
+never touches the global Pyro parameter store (a private ``scope``) nor the global torch RNG (``fork_rng``).
 
 Example::
 
@@ -31,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import numbers
 
@@ -41,24 +30,79 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from pyro_drpm.models.base import LatentClusteringModel
-from pyro_drpm.models.drpm_vc import DRPMVC, GUIDE_URNS, PARTITION_GRADIENTS, PARTITION_PRIORS
-from pyro_drpm.models.mixture_baselines import IIDMixtureVAE, StickBreakingMixtureVAE
-from pyro_drpm.models.networks import LIKELIHOODS
-from pyro_drpm.models.pretraining import (
+from pyro_drpm.infer import ELBOS, ExponentialSchedule, train_svi
+from pyro_drpm.models.clustering.base import LatentClusteringModel
+from pyro_drpm.models.clustering.drpm_vc import DRPMVC
+from pyro_drpm.models.clustering.initialisation import fit_gaussian_mixture
+from pyro_drpm.models.clustering.mixture_baselines import IIDMixtureVAE, StickBreakingMixtureVAE
+from pyro_drpm.nn import (
+    LIKELIHOODS,
     PRETRAINING_OBJECTIVES,
     PretrainedAutoencoder,
     embed,
-    fit_gaussian_mixture,
+    freeze_,
     image_side,
     pretrain,
 )
-from pyro_drpm.models.training import ELBOS, train_svi
+from pyro_drpm.partitions import ClusterOrderedDRPM, CountsUrn, CRPPrior, DRPMPrior, FullUrn
 
 __all__ = ["DPMixtureClustering", "DRPMClustering", "DeepClusteringEstimator", "VaDEClustering"]
 
 _IMAGE_HIDDEN = (256, 256)
 _TABULAR_HIDDEN = (64, 64)
+
+#: The estimator options that name a building block, and the blocks they name.
+GUIDE_URNS = ("adaptive", "full")
+PARTITION_PRIORS = ("drpm", "crp")
+PARTITION_GRADIENTS = ("all", "guide", "pathwise")
+
+#: The parameters every deep clustering estimator has, with their defaults, in signature order.
+_COMMON_PARAMETERS = {
+    "n_clusters": 10,
+    "latent_dim": "auto",
+    "hidden_dims": "auto",
+    "likelihood": "auto",
+    "epochs": 100,
+    "pretrain_epochs": 200,
+    "batch_size": 256,
+    "lr": 1e-3,
+    "pretrain_lr": 1e-3,
+    "beta": 1.0,
+    "elbo": "trace",
+    "num_particles": 1,
+    "augment": "auto",
+    "pretraining": "auto",
+    "freeze_encoder": True,
+    "pretrained": None,
+    "random_state": None,
+    "progress": True,
+}
+
+
+def _estimator_init(parameters: dict):
+    """An ``__init__`` that stores ``parameters`` (names and defaults) as attributes, with that explicit signature.
+
+    scikit-learn reads an estimator's parameters from the signature of its ``__init__`` (``get_params``,
+    ``clone``), so each estimator needs them spelled out; building the method from one table keeps the three
+    estimators' shared parameters in one place.
+    """
+    self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    signature = inspect.Signature(
+        [self_parameter]
+        + [
+            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
+            for name, d in parameters.items()
+        ]
+    )
+
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name in parameters:
+            setattr(self, name, bound.arguments[name])
+
+    __init__.__signature__ = signature
+    return __init__
 
 
 def _check_positive_int(name: str, value, minimum: int = 1) -> int:
@@ -93,15 +137,15 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
     :param num_particles: samples of all latent variables per ELBO estimate (averaged; ``1`` as in the paper's
         single partition per step).
     :param augment: use random affine jitters of the images
-        (:func:`~pyro_drpm.models.pretraining.augment_images`) in pretraining; ``"auto"``: on for Bernoulli data
+        (:func:`~pyro_drpm.nn.augment_images`) in pretraining; ``"auto"``: on for Bernoulli data
         whose feature count is a square (square images such as the 8 x 8 digits or 28 x 28 MNIST), off otherwise.
     :param pretraining: ``"contrastive"`` (twin contrastive learning on two augmented views plus reconstruction,
-        :func:`~pyro_drpm.models.pretraining.pretrain_contrastive`, the DRPM code's choice; needs augmentable
+        :func:`~pyro_drpm.nn.pretrain_contrastive`, the DRPM code's choice; needs augmentable
         images), ``"autoencoder"`` (reconstruction only, denoising when ``augment``), or ``"auto"``: contrastive
         when ``augment`` is on, autoencoder otherwise.
     :param freeze_encoder: keep the encoder's trunk (all layers but the mean and scale heads) fixed after
         pretraining, as the DRPM code does for every model; the heads, the decoder and the prior train by SVI.
-    :param pretrained: a shared :class:`~pyro_drpm.models.pretraining.PretrainedAutoencoder` to start from.
+    :param pretrained: a shared :class:`~pyro_drpm.nn.PretrainedAutoencoder` to start from.
     :param random_state: seed (``int``), ``numpy`` ``RandomState`` or ``None``.
     :param progress: show tqdm progress bars.
 
@@ -111,46 +155,7 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
     """
 
     _dirichlet_process_init = False
-
-    def __init__(
-        self,
-        n_clusters: int = 10,
-        latent_dim="auto",
-        hidden_dims="auto",
-        likelihood: str = "auto",
-        epochs: int = 100,
-        pretrain_epochs: int = 200,
-        batch_size: int = 256,
-        lr: float = 1e-3,
-        pretrain_lr: float = 1e-3,
-        beta: float = 1.0,
-        elbo: str = "trace",
-        num_particles: int = 1,
-        augment="auto",
-        pretraining: str = "auto",
-        freeze_encoder: bool = True,
-        pretrained: PretrainedAutoencoder | None = None,
-        random_state=None,
-        progress: bool = True,
-    ):
-        self.n_clusters = n_clusters
-        self.latent_dim = latent_dim
-        self.hidden_dims = hidden_dims
-        self.likelihood = likelihood
-        self.epochs = epochs
-        self.pretrain_epochs = pretrain_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.pretrain_lr = pretrain_lr
-        self.beta = beta
-        self.elbo = elbo
-        self.num_particles = num_particles
-        self.augment = augment
-        self.pretraining = pretraining
-        self.freeze_encoder = freeze_encoder
-        self.pretrained = pretrained
-        self.random_state = random_state
-        self.progress = progress
+    __init__ = _estimator_init(_COMMON_PARAMETERS)
 
     # -- parameters ---------------------------------------------------------------------------------------
     def _common_checks(self) -> None:
@@ -225,6 +230,10 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
     def _build_model(self, pretrained: PretrainedAutoencoder, n_samples: int) -> LatentClusteringModel:
         raise NotImplementedError
 
+    def _schedules(self) -> dict:
+        """The values the training loop passes to the model and guide (none by default)."""
+        return {}
+
     def fit(self, X, y=None):
         """Pretrain (unless ``pretrained`` is given), initialise the prior from a mixture fit, train by SVI.
 
@@ -284,7 +293,7 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
                 pretrained.history,
             )
             if self.freeze_encoder:
-                networks.encoder.trunk.requires_grad_(False)
+                freeze_(networks.encoder.trunk)
             model = self._build_model(networks, X.shape[0])
             mixture = fit_gaussian_mixture(
                 embed(networks.encoder, data),
@@ -303,6 +312,7 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
                     lr=self.lr,
                     elbo=self.elbo,
                     num_particles=self.num_particles,
+                    schedules=self._schedules(),
                     generator=generator,
                     progress=self.progress,
                     desc=type(self).__name__,
@@ -345,7 +355,7 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
 class DRPMClustering(DeepClusteringEstimator):
     """DRPM variational clustering (Sutter et al. 2023) as a scikit-learn-style estimator.
 
-    Each mini-batch's cluster assignment is one DRPM latent (:class:`~pyro_drpm.models.drpm_vc.DRPMVC`); the
+    Each mini-batch's cluster assignment is one DRPM latent (:class:`~pyro_drpm.models.clustering.drpm_vc.DRPMVC`); the
     ELBO with the DRPM's exact ``log p(Y)`` and ``log q(Y)`` is maximised by ``Trace_ELBO``. Labels follow the
     paper's rule ``argmax_k N(E_q[z_i]; mu_k, sigma_k^2)``.
 
@@ -360,7 +370,7 @@ class DRPMClustering(DeepClusteringEstimator):
     :param partition_gradients: ``"all"`` (default: the partition trains the encoder heads and the clusters
         through the guide's scores), ``"pathwise"`` (the same without the zero-mean direct gradient of
         ``log q(Y)``) or ``"guide"`` (only the guide's score scale, the released code's choice); see
-        :mod:`pyro_drpm.models.drpm_vc`.
+        :class:`~pyro_drpm.models.clustering.drpm_vc.DRPMVC`.
     :param partition_prior: ``"drpm"`` (default) or ``"crp"``: the model's prior over the batch's partition, a
         DRPM with learned size logits or a Chinese restaurant process truncated to ``n_clusters`` blocks (the
         CRP baseline; the guide is the same DRPM).
@@ -375,63 +385,19 @@ class DRPMClustering(DeepClusteringEstimator):
         (300,)
     """
 
-    def __init__(
-        self,
-        n_clusters: int = 10,
-        latent_dim="auto",
-        hidden_dims="auto",
-        likelihood: str = "auto",
-        epochs: int = 100,
-        pretrain_epochs: int = 200,
-        batch_size: int = 256,
-        lr: float = 1e-3,
-        pretrain_lr: float = 1e-3,
-        beta: float = 1.0,
-        partition_weight: float = 1.0,
-        temperature: float = 1.0,
-        final_temperature: float = 0.5,
-        guide_urn: str = "adaptive",
-        urn_slack: int = 0,
-        partition_gradients: str = "all",
-        partition_prior: str = "drpm",
-        concentration: float = 1.0,
-        elbo: str = "trace",
-        num_particles: int = 1,
-        augment="auto",
-        pretraining: str = "auto",
-        freeze_encoder: bool = True,
-        pretrained: PretrainedAutoencoder | None = None,
-        random_state=None,
-        progress: bool = True,
-    ):
-        super().__init__(
-            n_clusters=n_clusters,
-            latent_dim=latent_dim,
-            hidden_dims=hidden_dims,
-            likelihood=likelihood,
-            epochs=epochs,
-            pretrain_epochs=pretrain_epochs,
-            batch_size=batch_size,
-            lr=lr,
-            pretrain_lr=pretrain_lr,
-            beta=beta,
-            elbo=elbo,
-            num_particles=num_particles,
-            augment=augment,
-            pretraining=pretraining,
-            freeze_encoder=freeze_encoder,
-            pretrained=pretrained,
-            random_state=random_state,
-            progress=progress,
-        )
-        self.partition_weight = partition_weight
-        self.temperature = temperature
-        self.final_temperature = final_temperature
-        self.guide_urn = guide_urn
-        self.urn_slack = urn_slack
-        self.partition_gradients = partition_gradients
-        self.partition_prior = partition_prior
-        self.concentration = concentration
+    __init__ = _estimator_init(
+        {
+            **_COMMON_PARAMETERS,
+            "partition_weight": 1.0,
+            "temperature": 1.0,
+            "final_temperature": 0.5,
+            "guide_urn": "adaptive",
+            "urn_slack": 0,
+            "partition_gradients": "all",
+            "partition_prior": "drpm",
+            "concentration": 1.0,
+        }
+    )
 
     def _extra_checks(self) -> None:
         _check_positive_float("partition_weight", self.partition_weight)
@@ -448,27 +414,33 @@ class DRPMClustering(DeepClusteringEstimator):
             raise ValueError(f"unknown partition_prior {self.partition_prior!r}; expected one of {PARTITION_PRIORS}")
         _check_positive_float("concentration", self.concentration)
 
+    def _schedules(self) -> dict:
+        return {"temperature": ExponentialSchedule(self.temperature, self.final_temperature)}
+
     def _build_model(self, pretrained, n_samples):
+        k = self.n_clusters
+        if self.partition_prior == "crp":
+            prior = CRPPrior(k, concentration=self.concentration, dtype=torch.float64)
+        else:
+            prior = DRPMPrior(k, dtype=torch.float64)
+        urn = FullUrn() if self.guide_urn == "full" else CountsUrn(self.urn_slack)
         return DRPMVC(
             pretrained.encoder,
             pretrained.decoder,
-            self.n_clusters,
+            k,
+            prior=prior,
+            partition_guide=ClusterOrderedDRPM(k, urn=urn, dtype=torch.float64),
             beta=self.beta,
             partition_weight=self.partition_weight,
-            temperature=self.temperature,
-            final_temperature=self.final_temperature,
-            guide_urn=self.guide_urn,
-            urn_slack=self.urn_slack,
-            partition_gradients=self.partition_gradients,
-            partition_prior=self.partition_prior,
-            concentration=self.concentration,
+            detach_responsibilities=self.partition_gradients == "guide",
+            path_derivative=self.partition_gradients == "pathwise",
         )
 
 
 class VaDEClustering(DeepClusteringEstimator):
     """Deep clustering with an i.i.d. categorical mixture prior (VaDE-style), same pipeline as DRPM-VC.
 
-    Model: :class:`~pyro_drpm.models.mixture_baselines.IIDMixtureVAE`. Labels:
+    Model: :class:`~pyro_drpm.models.clustering.mixture_baselines.IIDMixtureVAE`. Labels:
     ``argmax_k pi_k N(E_q[z_i]; mu_k, sigma_k^2)``. Parameters: see :class:`DeepClusteringEstimator`.
     """
 
@@ -479,7 +451,7 @@ class VaDEClustering(DeepClusteringEstimator):
 class DPMixtureClustering(DeepClusteringEstimator):
     """Deep clustering with a truncated stick-breaking Dirichlet-process mixture prior, trained by SVI.
 
-    Model: :class:`~pyro_drpm.models.mixture_baselines.StickBreakingMixtureVAE`, initialised from a
+    Model: :class:`~pyro_drpm.models.clustering.mixture_baselines.StickBreakingMixtureVAE`, initialised from a
     Dirichlet-process ``BayesianGaussianMixture`` on the embedding. ``n_clusters`` is the truncation level ``T``
     (the most clusters it can use); ``n_clusters_found_`` reports how many it does use.
 
@@ -489,49 +461,7 @@ class DPMixtureClustering(DeepClusteringEstimator):
 
     _dirichlet_process_init = True
 
-    def __init__(
-        self,
-        n_clusters: int = 20,
-        concentration: float = 1.0,
-        latent_dim="auto",
-        hidden_dims="auto",
-        likelihood: str = "auto",
-        epochs: int = 100,
-        pretrain_epochs: int = 200,
-        batch_size: int = 256,
-        lr: float = 1e-3,
-        pretrain_lr: float = 1e-3,
-        beta: float = 1.0,
-        elbo: str = "trace",
-        num_particles: int = 1,
-        augment="auto",
-        pretraining: str = "auto",
-        freeze_encoder: bool = True,
-        pretrained: PretrainedAutoencoder | None = None,
-        random_state=None,
-        progress: bool = True,
-    ):
-        super().__init__(
-            n_clusters=n_clusters,
-            latent_dim=latent_dim,
-            hidden_dims=hidden_dims,
-            likelihood=likelihood,
-            epochs=epochs,
-            pretrain_epochs=pretrain_epochs,
-            batch_size=batch_size,
-            lr=lr,
-            pretrain_lr=pretrain_lr,
-            beta=beta,
-            elbo=elbo,
-            num_particles=num_particles,
-            augment=augment,
-            pretraining=pretraining,
-            freeze_encoder=freeze_encoder,
-            pretrained=pretrained,
-            random_state=random_state,
-            progress=progress,
-        )
-        self.concentration = concentration
+    __init__ = _estimator_init({**_COMMON_PARAMETERS, "n_clusters": 20, "concentration": 1.0})
 
     def _extra_checks(self) -> None:
         _check_positive_int("n_clusters (the truncation level)", self.n_clusters, minimum=2)

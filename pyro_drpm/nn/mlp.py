@@ -1,11 +1,7 @@
-"""MLP encoder and decoder shared by DRPM-VC and every deep baseline, and the observation likelihoods.
+"""MLP encoder ``x -> (loc, scale)`` of a diagonal Gaussian ``q(z | x)``, MLP decoder ``z -> p(x | z)``.
 
-All deep clustering models in :mod:`pyro_drpm.models` use the same two networks, so that comparisons measure the
-prior over cluster assignments and nothing else:
-
-- :class:`MLPEncoder`: ``x -> (loc, scale)`` of a diagonal Gaussian ``q(z | x)``;
-- :class:`MLPDecoder`: ``z -> `` the parameter of ``p(x | z)``: Bernoulli logits for data in ``[0, 1]`` or the
-  mean of a Gaussian with a learned per-feature scale for real-valued (standardised) features.
+The decoder's likelihood is Bernoulli (logits, for data in ``[0, 1]``) or Gaussian (means and a learned
+per-feature scale, for real-valued standardised features).
 
 Example::
 

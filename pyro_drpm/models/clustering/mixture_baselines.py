@@ -21,7 +21,7 @@ Both put the mixture on the latent code and marginalise the cluster indicator ``
 
 Example::
 
-    >>> from pyro_drpm.models.networks import MLPDecoder, MLPEncoder
+    >>> from pyro_drpm.nn import MLPDecoder, MLPEncoder
     >>> vade = IIDMixtureVAE(MLPEncoder(6, 2, (8,)), MLPDecoder(2, 6, (8,)), n_components=3)
     >>> loss = pyro.infer.Trace_ELBO().differentiable_loss(vade.model, vade.guide, torch.rand(5, 6))
     >>> loss.shape
@@ -41,11 +41,12 @@ import pyro
 import pyro.distributions as dist
 import torch
 from pyro import poutine
+from pyro.nn import pyro_method
 from torch import nn
 
-from pyro_drpm.models.base import LatentClusteringModel
-from pyro_drpm.models.networks import MLPDecoder, MLPEncoder
-from pyro_drpm.models.pretraining import MixtureInit
+from pyro_drpm.models.clustering.base import LatentClusteringModel
+from pyro_drpm.models.clustering.initialisation import MixtureInit
+from pyro_drpm.nn import MLPDecoder, MLPEncoder
 
 __all__ = ["IIDMixtureVAE", "StickBreakingMixtureVAE", "stick_breaking_log_weights"]
 
@@ -88,7 +89,7 @@ class IIDMixtureVAE(_MarginalisedMixtureVAE):
     initialised from a Gaussian mixture fitted to the pretrained embedding (:meth:`init_from_mixture`).
     Prediction: ``argmax_k pi_k N(E_q[z_i]; mu_k, sigma_k^2)``.
 
-    :param encoder, decoder, n_components, beta: see :class:`~pyro_drpm.models.base.LatentClusteringModel`.
+    :param encoder, decoder, n_components, beta: see :class:`~pyro_drpm.models.clustering.base.LatentClusteringModel`.
     """
 
     def __init__(
@@ -96,10 +97,10 @@ class IIDMixtureVAE(_MarginalisedMixtureVAE):
         encoder: MLPEncoder,
         decoder: MLPDecoder,
         n_components: int,
+        *,
         beta: float = 1.0,
-        name: str = "iid_mixture",
     ):
-        super().__init__(encoder, decoder, n_components, beta=beta, name=name)
+        super().__init__(encoder, decoder, n_components, beta=beta)
         self.weight_logits = nn.Parameter(torch.zeros(n_components))
 
     def log_weights(self) -> torch.Tensor:
@@ -110,12 +111,12 @@ class IIDMixtureVAE(_MarginalisedMixtureVAE):
         with torch.no_grad():
             self.weight_logits.copy_(mixture.weights.clamp(min=1e-6).log())
 
+    @pyro_method
     def model(self, x: torch.Tensor) -> None:
-        self._register()
         self._local_model(x, self.log_weights())
 
+    @pyro_method
     def guide(self, x: torch.Tensor) -> None:
-        self._register()
         self._local_guide(x)
 
 
@@ -139,12 +140,12 @@ class StickBreakingMixtureVAE(_MarginalisedMixtureVAE):
         encoder: MLPEncoder,
         decoder: MLPDecoder,
         n_components: int,
+        *,
         beta: float = 1.0,
         concentration: float = 1.0,
         dataset_size: int | None = None,
-        name: str = "dp_mixture",
     ):
-        super().__init__(encoder, decoder, n_components, beta=beta, name=name)
+        super().__init__(encoder, decoder, n_components, beta=beta)
         if n_components < 2:
             raise ValueError(f"the stick-breaking mixture needs a truncation >= 2, got {n_components}")
         if not concentration > 0:
@@ -184,14 +185,14 @@ class StickBreakingMixtureVAE(_MarginalisedMixtureVAE):
         with pyro.plate("sticks", self.n_components - 1), poutine.scale(scale=scale):
             return sample_fn()
 
+    @pyro_method
     def model(self, x: torch.Tensor) -> None:
-        self._register()
         ones = self.locs.new_ones(self.n_components - 1)
         prior = dist.Beta(ones, ones * self.concentration)
         v = self._sticks(x, lambda: pyro.sample("v", prior))
         self._local_model(x, stick_breaking_log_weights(v))
 
+    @pyro_method
     def guide(self, x: torch.Tensor) -> None:
-        self._register()
         self._sticks(x, lambda: pyro.sample("v", self._stick_posterior()))
         self._local_guide(x)

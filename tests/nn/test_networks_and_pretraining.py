@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from pyro_drpm.models.networks import MLPDecoder, MLPEncoder, observation_distribution
-from pyro_drpm.models.pretraining import fit_gaussian_mixture, minibatches, pretrain
+from pyro_drpm.infer import minibatches
+from pyro_drpm.models.clustering import fit_gaussian_mixture
+from pyro_drpm.nn import MLPDecoder, MLPEncoder, observation_distribution, pretrain
 
 
 def test_encoder_decoder_shapes_and_initial_scale():
@@ -69,7 +70,7 @@ def test_fit_gaussian_mixture(dirichlet_process):
 
 
 def test_image_augmentation():
-    from pyro_drpm.models.pretraining import augment_images, image_side
+    from pyro_drpm.nn import augment_images, image_side
 
     assert image_side(64) == 8 and image_side(784) == 28 and image_side(10) is None and image_side(4) is None
     x = torch.rand(5, 64)
@@ -97,7 +98,7 @@ def test_contrastive_pretraining_learns_and_is_seeded():
 
 
 def test_contrastive_pretraining_losses():
-    from pyro_drpm.models.pretraining import _balance_loss, _contrastive_loss
+    from pyro_drpm.nn.pretraining import _balance_loss, _contrastive_loss
 
     a = torch.randn(6, 4)
     # identical views: the InfoNCE loss is lower than for unrelated views, and equals its closed form when the

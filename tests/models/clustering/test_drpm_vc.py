@@ -9,30 +9,39 @@ from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 
 from pyro_drpm.distributions import DRPM, ChineseRestaurantProcess
-from pyro_drpm.models.base import gaussian_log_density
-from pyro_drpm.models.drpm_vc import DRPMVC, AssignedNormal, cluster_path_order
-from pyro_drpm.models.networks import MLPDecoder, MLPEncoder
-from pyro_drpm.models.pretraining import MixtureInit
-from pyro_drpm.models.training import train_svi
+from pyro_drpm.infer import train_svi
+from pyro_drpm.models.clustering import DRPMVC, MixtureInit, cluster_path_order
+from pyro_drpm.nn import MLPDecoder, MLPEncoder
+from pyro_drpm.partitions import ClusterOrderedDRPM, CountsUrn, CRPPrior, DRPMPrior, FullUrn
 
 
-def _model(**kwargs):
+def _model(*, partition_gradients="all", urn=None, prior=None, **kwargs):
+    """DRPM-VC with K = 3 on 6 features, the partition gradients named as the estimator names them."""
     torch.manual_seed(0)
-    return DRPMVC(MLPEncoder(6, 2, (16,)), MLPDecoder(2, 6, (16,)), n_components=3, **kwargs)
+    return DRPMVC(
+        MLPEncoder(6, 2, (16,)),
+        MLPDecoder(2, 6, (16,)),
+        n_components=3,
+        prior=prior,
+        partition_guide=ClusterOrderedDRPM(3, urn=urn, dtype=torch.float64),
+        detach_responsibilities=partition_gradients == "guide",
+        path_derivative=partition_gradients == "pathwise",
+        **kwargs,
+    )
 
 
 @pytest.mark.parametrize("partition_gradients", ["guide", "all", "pathwise"])
-@pytest.mark.parametrize("guide_urn", ["adaptive", "full"])
+@pytest.mark.parametrize("urn", [CountsUrn(), FullUrn()], ids=["counts", "full"])
 @pytest.mark.parametrize("elbo", [Trace_ELBO, TraceMeanField_ELBO])
-def test_svi_steps_finite_elbo_and_gradients_everywhere(guide_urn, elbo, partition_gradients):
-    vc = _model(guide_urn=guide_urn, partition_gradients=partition_gradients)
+def test_svi_steps_finite_elbo_and_gradients_everywhere(urn, elbo, partition_gradients):
+    vc = _model(urn=urn, partition_gradients=partition_gradients)
     x = torch.rand(12, 6)
     loss = elbo().differentiable_loss(vc.model, vc.guide, x)
     assert torch.isfinite(loss)
     loss.backward()
     for name, param in vc.named_parameters():
         assert param.grad is not None and torch.isfinite(param.grad).all(), name
-    assert vc.log_score_scale.grad.abs() > 0
+    assert vc.partition_guide.log_score_scale.grad.abs() > 0
     with pyro.get_param_store().scope():
         history = train_svi(vc, torch.rand(36, 6), epochs=3, batch_size=12)
     assert all(math.isfinite(h) for h in history)
@@ -45,7 +54,7 @@ def test_which_parameters_the_partition_term_trains(partition_gradients):
     site = poutine.trace(vc.guide).get_trace(x).nodes["partition"]
     # the straight-through sample and the exact log q(Y), as Trace_ELBO differentiates them
     (site["fn"].log_prob(site["value"]) + (site["value"] * torch.randn_like(site["value"])).sum()).backward()
-    assert vc.log_score_scale.grad.abs() > 0
+    assert vc.partition_guide.log_score_scale.grad.abs() > 0
     reached = vc.encoder.loc.weight.grad is not None and vc.encoder.loc.weight.grad.abs().sum() > 0
     assert reached == (partition_gradients != "guide")
     assert (vc.locs.grad is not None and vc.locs.grad.abs().sum() > 0) == (partition_gradients != "guide")
@@ -107,38 +116,23 @@ def test_elbo_is_the_exact_log_density_difference():
 
 @pytest.mark.parametrize("urn_slack, urn", [(0, [3.0, 1.0, 2.0]), (2, [5.0, 3.0, 4.0])])
 def test_guide_ranks_elements_by_cluster_and_matches_sizes(urn_slack, urn):
-    vc = _model(urn_slack=urn_slack)
+    vc = _model(urn=CountsUrn(urn_slack))
     with torch.no_grad():
         vc.locs.copy_(torch.tensor([[-10.0, 0.0], [0.0, 0.0], [10.0, 0.0]]))
         vc.log_scales.zero_()
     # 2 elements at cluster 2, 3 at cluster 0, 1 at cluster 1
     loc = torch.tensor([[10.0, 0.0], [10.0, 0.0], [-10.0, 0.0], [-10.0, 0.0], [-10.0, 0.0], [0.0, 0.0]])
     scale = torch.full_like(loc, 0.1)
-    size_logits, score_logits, class_sizes = vc.partition_parameters(loc, scale)
+    size_logits, score_logits, class_sizes = vc.partition_guide.parameters_of(vc.responsibilities(loc, scale))
     # cluster 0 elements first, then cluster 1, then cluster 2
     order = score_logits.detach().argsort(descending=True)
     assert set(order[:3].tolist()) == {2, 3, 4} and order[3].item() == 5 and set(order[4:].tolist()) == {0, 1}
-    torch.testing.assert_close(class_sizes, torch.tensor(urn))  # rounded counts (+ slack)
+    torch.testing.assert_close(class_sizes, torch.tensor(urn, dtype=torch.float64))  # rounded counts (+ slack)
     # the samples put (almost) every element in its own cluster
     q = DRPM(size_logits.double(), score_logits.double(), class_sizes=class_sizes.double())
     labels = torch.stack([q.sample().argmax(0) for _ in range(20)])
     agree = (labels == torch.tensor([2, 2, 0, 0, 0, 1])).double().mean()
     assert agree > (0.99 if urn_slack == 0 else 0.8)
-
-
-def test_assigned_normal_is_the_gaussian_of_the_assigned_cluster():
-    locs = torch.tensor([[0.0, 1.0], [5.0, -1.0]])
-    scales = torch.tensor([[1.0, 2.0], [0.5, 0.5]])
-    Y = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
-    d = AssignedNormal(Y, locs, scales)
-    assert d.batch_shape == (3,) and d.event_shape == (2,)
-    z = torch.randn(3, 2)
-    expected = torch.distributions.Normal(locs[[0, 1, 0]], scales[[0, 1, 0]]).log_prob(z).sum(-1)
-    torch.testing.assert_close(d.log_prob(z), expected)
-    torch.testing.assert_close(
-        gaussian_log_density(z, locs, scales).gather(-1, torch.tensor([[0], [1], [0]])).squeeze(-1), expected
-    )
-    assert d.rsample().shape == (3, 2) and d.expand((3,)).batch_shape == (3,)
 
 
 def test_cluster_path_order_walks_a_line():
@@ -157,64 +151,38 @@ def test_init_from_mixture_sets_prior_sizes_and_reorders():
     )
     vc.init_from_mixture(init)
     assert vc.locs[:, 0].tolist() in ([0.0, 1.0, 5.0], [5.0, 1.0, 0.0])
-    w = torch.sigmoid(vc.prior_size_logits.detach())
+    w = torch.sigmoid(vc.prior.size_logits.detach())
     torch.testing.assert_close(w.sort().values, torch.tensor([0.2, 0.3, 0.5]))
 
 
-def test_temperature_schedule():
-    vc = _model(temperature=1.0, final_temperature=0.5)
-    vc.update_schedules(0.0)
-    assert vc.temperature == pytest.approx(1.0)
-    vc.update_schedules(1.0)
-    assert vc.temperature == pytest.approx(0.5)
-    vc.update_schedules(0.5)
-    assert vc.temperature == pytest.approx(math.sqrt(0.5))
-
-
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="guide_urn"):
-        _model(guide_urn="small")
-    with pytest.raises(ValueError, match="urn_slack"):
-        _model(urn_slack=-1)
+    with pytest.raises(ValueError, match="slack"):
+        CountsUrn(-1)
     with pytest.raises(ValueError, match="partition_weight"):
         _model(partition_weight=0.0)
-    with pytest.raises(ValueError, match="partition_gradients"):
-        _model(partition_gradients="encoder")
-
-
-def test_meanfield_kl_matches_the_assigned_gaussian():
-    locs = torch.randn(3, 2)
-    scales = torch.rand(3, 2) + 0.5
-    Y = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
-    guide = pyro.distributions.Normal(torch.randn(4, 2), torch.rand(4, 2) + 0.3).to_event(1)
-    labels = Y.argmax(0)
-    expected = torch.distributions.kl_divergence(
-        guide, pyro.distributions.Normal(locs[labels], scales[labels]).to_event(1)
-    )
-    torch.testing.assert_close(torch.distributions.kl_divergence(guide, AssignedNormal(Y, locs, scales)), expected)
+    with pytest.raises(ValueError, match="prior has 2 subsets"):
+        _model(prior=DRPMPrior(2))
 
 
 def test_largest_remainder_rounding():
-    from pyro_drpm.models.drpm_vc import _largest_remainder_round
+    from pyro_drpm.partitions import largest_remainder_round
 
-    rounded = _largest_remainder_round(torch.tensor([2.6, 3.3, 4.1, 0.0]), 10)
+    rounded = largest_remainder_round(torch.tensor([2.6, 3.3, 4.1, 0.0]), 10)
     torch.testing.assert_close(rounded, torch.tensor([3.0, 3.0, 4.0, 0.0]))
 
 
 def test_crp_prior_runs_under_svi_and_learns_its_concentration():
-    vc = _model(partition_prior="crp", concentration=2.0)
+    vc = _model(prior=CRPPrior(3, concentration=2.0, dtype=torch.float64))
     x = torch.rand(12, 6)
     trace = poutine.trace(vc.model).get_trace(x)
     assert isinstance(trace.nodes["partition"]["fn"], ChineseRestaurantProcess)
     loss = Trace_ELBO().differentiable_loss(vc.model, vc.guide, x)
     assert torch.isfinite(loss)
     loss.backward()
-    assert torch.isfinite(vc.log_concentration.grad) and vc.log_concentration.grad != 0
+    assert torch.isfinite(vc.prior.log_concentration.grad) and vc.prior.log_concentration.grad != 0
     assert vc.encoder.loc.weight.grad.abs().sum() > 0
     with pyro.get_param_store().scope():
         history = train_svi(vc, torch.rand(36, 6), epochs=2, batch_size=12)
     assert all(math.isfinite(h) for h in history)
-    with pytest.raises(ValueError, match="partition_prior"):
-        _model(partition_prior="pitman-yor")
     with pytest.raises(ValueError, match="concentration"):
-        _model(partition_prior="crp", concentration=0.0)
+        CRPPrior(3, concentration=0.0)

@@ -1,16 +1,8 @@
-"""Data sets for the clustering examples. Nothing here downloads anything.
+"""MNIST or Fashion-MNIST from files the user already has; nothing is downloaded.
 
-- :func:`load_digits_01`: scikit-learn's handwritten digits (1797 images of 8 x 8, shipped with scikit-learn),
-  pixels scaled from ``0..16`` to ``[0, 1]``.
-- :func:`load_mnist`: MNIST or Fashion-MNIST from files the user already has, either the four IDX files of the
-  original distribution (optionally gzipped) or one ``.npz`` archive with ``x_train, y_train, x_test, y_test``
-  (the layout of ``keras.datasets``). Pixels are scaled to ``[0, 1]`` and images flattened to 784 features.
-
-Example::
-
-    >>> X, y = load_digits_01()
-    >>> X.shape, float(X.min()), float(X.max())
-    ((1797, 64), 0.0, 1.0)
+Either the four IDX files of the original distribution (optionally gzipped) or one ``.npz`` archive with
+``x_train, y_train, x_test, y_test`` (the layout of ``keras.datasets``). Pixels are scaled to ``[0, 1]`` and
+images flattened to 784 features.
 """
 
 from __future__ import annotations
@@ -20,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["IDX_FILES", "NPZ_NAMES", "load_digits_01", "load_mnist", "read_idx"]
+__all__ = ["IDX_FILES", "NPZ_NAMES", "load_mnist", "read_idx"]
 
 #: The IDX file names of MNIST and Fashion-MNIST (both use the same names); ``.gz`` versions are accepted too.
 IDX_FILES = {
@@ -31,19 +23,6 @@ IDX_FILES = {
 NPZ_NAMES = ("mnist.npz", "fashion_mnist.npz", "fashion-mnist.npz")
 _SPLITS = ("train", "test", "all")
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-def load_digits_01(return_X_y: bool = True):
-    """scikit-learn's 8 x 8 digits as float32 features in ``[0, 1]`` (``data / 16``) and int64 labels.
-
-    :returns: ``(X, y)`` with ``X`` of shape ``(1797, 64)`` and ``y`` in ``0..9``.
-    """
-    from sklearn.datasets import load_digits
-
-    if not return_X_y:
-        raise ValueError("load_digits_01 only supports return_X_y=True")
-    digits = load_digits()
-    return (digits.data / 16.0).astype(np.float32), digits.target.astype(np.int64)
 
 
 def read_idx(path) -> np.ndarray:

@@ -8,7 +8,7 @@
 - ``DP-GMM``: ``BayesianGaussianMixture(weight_concentration_prior_type="dirichlet_process")`` with
   ``truncation`` components (the number of clusters it actually uses is reported separately);
 
-each ``on raw`` features, and, given a :class:`~pyro_drpm.models.pretraining.PretrainedAutoencoder`, again
+each ``on raw`` features, and, given a :class:`~pyro_drpm.nn.PretrainedAutoencoder`, again
 ``on embedding``: :class:`EmbeddingClustering` clusters the encoder means ``E_q[z | x]`` (the paper's "latent
 GMM" when the clusterer is a Gaussian mixture).
 
@@ -34,7 +34,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from pyro_drpm.models.pretraining import PretrainedAutoencoder
+from pyro_drpm.nn import PretrainedAutoencoder
 
 __all__ = ["EmbeddingClustering", "sklearn_baselines"]
 
@@ -43,7 +43,7 @@ class EmbeddingClustering(ClusterMixin, BaseEstimator):
     """Cluster the pretrained encoder's means ``E_q[z | x]`` with any scikit-learn clusterer.
 
     :param clusterer: an unfitted scikit-learn clusterer with ``fit`` and ``predict`` (cloned on ``fit``).
-    :param pretrained: the :class:`~pyro_drpm.models.pretraining.PretrainedAutoencoder` that embeds the data.
+    :param pretrained: the :class:`~pyro_drpm.nn.PretrainedAutoencoder` that embeds the data.
     """
 
     def __init__(self, clusterer, pretrained: PretrainedAutoencoder):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from pyro_drpm.metrics import (
+from pyro_drpm.models.clustering.metrics import (
     adjusted_rand_index,
     cluster_accuracy,
     clustering_scores,

@@ -5,14 +5,14 @@ import pytest
 import torch
 from pyro.infer import Trace_ELBO
 
-from pyro_drpm.models.mixture_baselines import (
+from pyro_drpm.infer import train_svi
+from pyro_drpm.models.clustering import MixtureInit
+from pyro_drpm.models.clustering.mixture_baselines import (
     IIDMixtureVAE,
     StickBreakingMixtureVAE,
     stick_breaking_log_weights,
 )
-from pyro_drpm.models.networks import MLPDecoder, MLPEncoder
-from pyro_drpm.models.pretraining import MixtureInit
-from pyro_drpm.models.training import train_svi
+from pyro_drpm.nn import MLPDecoder, MLPEncoder
 
 
 def _networks():

@@ -1,0 +1,172 @@
+"""DRPM variational clustering (DRPM-VC): the cluster assignment of a whole mini-batch is one DRPM latent."""
+
+from __future__ import annotations
+
+import math
+
+import pyro
+import pyro.distributions as dist
+import torch
+from pyro import poutine
+from pyro.nn import pyro_method
+
+from pyro_drpm.distributions import AssignedNormal
+from pyro_drpm.infer import PathDerivative
+from pyro_drpm.models.clustering.base import LatentClusteringModel
+from pyro_drpm.models.clustering.initialisation import MixtureInit, cluster_path_order
+from pyro_drpm.nn import MLPDecoder, MLPEncoder
+from pyro_drpm.partitions import ClusterOrderedDRPM, DRPMPrior, PartitionPrior
+
+__all__ = ["DRPMVC"]
+
+
+class DRPMVC(LatentClusteringModel):
+    """DRPM variational clustering [1]: Pyro model and guide over a mini-batch whose partition is one latent.
+
+    Model, for a mini-batch ``x_1..x_B`` (Pyro sites ``"partition"``, ``"z"`` in plate ``"data"``, ``"x"``):
+
+    .. math::
+
+        Y \\sim p(Y), \\qquad z_i \\mid Y \\sim \\mathcal{N}(\\mu_{k(i)}, \\mathrm{diag}\\,\\sigma_{k(i)}^2),
+        \\qquad x_i \\mid z_i \\sim p_\\theta(x_i \\mid z_i),
+
+    with ``Y`` the ``K x B`` assignment matrix, ``k(i)`` the subset of element ``i`` and ``p(Y)`` the ``prior``
+    (:class:`~pyro_drpm.partitions.DRPMPrior`, learned size logits and uniform scores, by default;
+    :class:`~pyro_drpm.partitions.CRPPrior` for a Chinese restaurant process). ``z_i | Y`` is an
+    :class:`~pyro_drpm.distributions.AssignedNormal`, linear in ``Y``. Guide: ``q(z_i | x_i)`` from the encoder
+    and ``q(Y | x)`` from ``partition_guide`` (a :class:`~pyro_drpm.partitions.ClusterOrderedDRPM`) applied to
+    the responsibilities :math:`r_i = \\mathrm{softmax}_k\\, \\mathbb{E}_q[\\log \\mathcal{N}(z_i; \\mu_k,
+    \\sigma_k^2)]`. With the exact DRPM ``log_prob``, ``Trace_ELBO`` estimates
+
+    .. math::
+
+        \\mathcal{L} = \\sum_i \\mathbb{E}_q[\\log p(x_i|z_i)]
+          - \\beta\\, \\mathbb{E}_{q}\\Big[\\sum_i \\log q(z_i|x_i) - \\log \\mathcal{N}(z_i; \\mu_{k(i)},
+          \\sigma_{k(i)}^2)\\Big] - \\gamma\\, \\mathrm{KL}\\big(q(Y|x) \\,\\|\\, p(Y)\\big)
+
+    without bounds; ``beta`` and ``gamma`` (``partition_weight``) scale the ``z`` and ``"partition"`` sites.
+
+    The partition's gradients: by default the responsibilities are differentiable in the encoder output and the
+    clusters, so the partition site trains them through the straight-through sample and the exact, value-
+    differentiable ``log q(Y)`` and ``log p(Y)``. ``path_derivative=True`` drops the zero-mean direct gradient of
+    ``log q(Y)`` (:class:`~pyro_drpm.infer.PathDerivative`); ``detach_responsibilities=True`` makes the partition
+    train only the guide's own parameters (the released code's choice). The relaxation ``temperature`` is an
+    argument of :meth:`model` and :meth:`guide` (a schedule's value during training). Prediction:
+    ``argmax_k N(E_q[z_i]; mu_k, sigma_k^2)``, without mixing weights, as in [1].
+
+    Example::
+
+        >>> vc = DRPMVC(MLPEncoder(6, 2, (8,)), MLPDecoder(2, 6, (8,)), n_components=3)
+        >>> loss = pyro.infer.Trace_ELBO().differentiable_loss(vc.model, vc.guide, torch.rand(5, 6))
+        >>> bool(torch.isfinite(loss))
+        True
+
+    :param encoder: the encoder of ``q(z | x)``.
+    :param decoder: the decoder of ``p(x | z)``.
+    :param n_components: the number of subsets ``K``.
+    :param prior: the prior over the batch's partition (default: ``DRPMPrior(K)`` in float64).
+    :param partition_guide: the guide's partition block (default: ``ClusterOrderedDRPM(K)`` in float64, an urn
+        of the rounded soft counts, so deterministic sizes).
+    :param beta: ``poutine.scale`` weight of the ``z`` sites.
+    :param partition_weight: ``poutine.scale`` weight of the partition site.
+    :param detach_responsibilities: compute the guide's responsibilities from detached encoder outputs and
+        clusters.
+    :param path_derivative: use the path-derivative estimator for ``log q(Y)``.
+
+    References:
+    [1] Sutter, Ryser, Liebeskind, Vogt, "Differentiable Random Partition Models", NeurIPS 2023,
+    https://arxiv.org/abs/2305.16841.
+    [2] Jiang, Zheng, Tan, Tang, Zhou, "Variational Deep Embedding", IJCAI 2017, https://arxiv.org/abs/1611.05148.
+    """
+
+    def __init__(
+        self,
+        encoder: MLPEncoder,
+        decoder: MLPDecoder,
+        n_components: int,
+        *,
+        prior: PartitionPrior | None = None,
+        partition_guide: ClusterOrderedDRPM | None = None,
+        beta: float = 1.0,
+        partition_weight: float = 1.0,
+        detach_responsibilities: bool = False,
+        path_derivative: bool = False,
+    ):
+        super().__init__(encoder, decoder, n_components, beta=beta)
+        if not (math.isfinite(partition_weight) and partition_weight > 0):
+            raise ValueError(f"partition_weight must be positive and finite, got {partition_weight}")
+        prior = DRPMPrior(self.n_components, dtype=torch.float64) if prior is None else prior
+        if partition_guide is None:
+            partition_guide = ClusterOrderedDRPM(self.n_components, dtype=torch.float64)
+        for name, block in (("prior", prior), ("partition_guide", partition_guide)):
+            if block.num_subsets != self.n_components:
+                raise ValueError(f"{name} has {block.num_subsets} subsets, expected n_components={n_components}")
+        self.prior = prior
+        self.partition_guide = partition_guide
+        self.partition_weight = float(partition_weight)
+        self.detach_responsibilities = bool(detach_responsibilities)
+        self.path_derivative = bool(path_derivative)
+
+    def init_from_mixture(self, mixture: MixtureInit) -> None:
+        """Clusters from a fitted Gaussian mixture, reordered along a short path through their means (a DRPM
+        fills its subsets in a fixed order, so elements pushed across a block boundary land in a similar
+        cluster); the prior's expected proportions from the mixture weights."""
+        order = cluster_path_order(mixture.locs)
+        ordered = MixtureInit(
+            weights=mixture.weights[order],
+            locs=mixture.locs[order],
+            scales=mixture.scales[order],
+            labels=torch.argsort(order)[torch.as_tensor(mixture.labels)].numpy(),
+        )
+        super().init_from_mixture(ordered)
+        self.prior.init_from_weights(ordered.weights)
+
+    def responsibilities(self, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """``softmax_k E_{q(z_i)}[log N(z_i; mu_k, sigma_k^2)]``, shape ``(B, K)`` (closed form for Gaussians)."""
+        variance_term = 0.5 * ((scale.unsqueeze(-2) / self.scales) ** 2).sum(-1)
+        return torch.softmax(self.cluster_log_likelihood(loc) - variance_term, dim=-1)
+
+    def partition_posterior(self, loc: torch.Tensor, scale: torch.Tensor, *, temperature: float = 0.5):
+        """``q(Y | x)`` for the encoder outputs of a mini-batch."""
+        if self.detach_responsibilities:
+            with torch.no_grad():
+                r = self.responsibilities(loc, scale)
+        else:
+            r = self.responsibilities(loc, scale)
+        posterior = self.partition_guide(r, temperature=temperature)
+        if self.path_derivative:
+            with torch.no_grad():
+                r_detached = self.responsibilities(loc, scale)
+            posterior = PathDerivative(posterior, self.partition_guide(r_detached, temperature=temperature))
+        return posterior
+
+    @pyro_method
+    def model(self, x: torch.Tensor, temperature: float = 0.5) -> None:
+        """``Y ~ p(Y)``, ``z_i ~ N(mu_{k(i)}, sigma_{k(i)}^2)``, ``x_i ~ p(x | z_i)``."""
+        n = x.shape[0]
+        with poutine.scale(scale=self.partition_weight):
+            partition = pyro.sample("partition", self.prior(n, temperature=temperature))
+        latent_prior = AssignedNormal(partition.to(self.locs.dtype), self.locs, self.scales)
+        with pyro.plate("data", n):
+            with poutine.scale(scale=self.beta):
+                z = pyro.sample("z", latent_prior)
+            pyro.sample("x", self.decoder.distribution(z), obs=x)
+
+    @pyro_method
+    def guide(self, x: torch.Tensor, temperature: float = 0.5) -> None:
+        """``q(Y | x)`` from the responsibilities and ``q(z_i | x_i) = N(encoder(x_i))``."""
+        loc, scale = self.encoder(x)
+        with poutine.scale(scale=self.partition_weight):
+            pyro.sample("partition", self.partition_posterior(loc, scale, temperature=temperature))
+        with pyro.plate("data", x.shape[0]), poutine.scale(scale=self.beta):
+            pyro.sample("z", dist.Normal(loc, scale).to_event(1))
+
+    @torch.no_grad()
+    def sample_partition(self, x: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+        """One exact sample of ``q(Y | x)`` for the set ``x``, as labels ``(B,)`` (subset index of each element)."""
+        loc, scale = self.encoder(x)
+        return self.partition_posterior(loc, scale, temperature=temperature).sample().argmax(-2)
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """``argmax_k N(E_q[z_i]; mu_k, sigma_k^2)`` (the paper's rule)."""
+        return self.log_responsibilities(x, use_weights=False).argmax(-1)

@@ -1,0 +1,59 @@
+"""Schedules, the path-derivative wrapper and the SVI loop's schedule plumbing."""
+
+import math
+
+import pyro
+import pyro.distributions as dist
+import pytest
+import torch
+
+from pyro_drpm.infer import ConstantSchedule, ExponentialSchedule, LinearSchedule, PathDerivative, train_svi
+
+
+def test_exponential_schedule_interpolates_geometrically_and_clamps():
+    schedule = ExponentialSchedule(1.0, 0.5)
+    assert schedule(0.0) == pytest.approx(1.0) and schedule(1.0) == pytest.approx(0.5)
+    assert schedule(0.5) == pytest.approx(math.sqrt(0.5))
+    assert schedule(-1.0) == pytest.approx(1.0) and schedule(3.0) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="final"):
+        ExponentialSchedule(1.0, 0.0)
+
+
+def test_linear_and_constant_schedules():
+    assert LinearSchedule(0.0, 2.0, end=0.5)(0.25) == pytest.approx(1.0)
+    assert LinearSchedule(0.0, 2.0, end=0.5)(0.9) == pytest.approx(2.0)
+    assert ConstantSchedule(0.3)(0.7) == 0.3
+    with pytest.raises(ValueError, match="end"):
+        LinearSchedule(0.0, 1.0, end=0.0)
+
+
+def test_train_svi_passes_each_schedule_value_to_model_and_guide():
+    seen = {"model": [], "guide": []}
+
+    class Problem:
+        def model(self, x, temperature):
+            seen["model"].append(temperature)
+            loc = pyro.param("loc", torch.zeros(()))
+            with pyro.plate("data", len(x)):
+                pyro.sample("x", dist.Normal(loc, 1.0), obs=x)
+
+        def guide(self, x, temperature):
+            seen["guide"].append(temperature)
+
+    with pyro.get_param_store().scope():
+        train_svi(Problem(), torch.randn(20), epochs=2, batch_size=10, schedules={"temperature": LinearSchedule(1, 0)})
+    assert seen["model"] == seen["guide"] == pytest.approx([1.0, 0.75, 0.5, 0.25])
+
+
+def test_path_derivative_keeps_the_value_and_drops_only_the_direct_gradient():
+    loc = torch.tensor([0.3, -0.2], requires_grad=True)
+    q = PathDerivative(dist.Normal(loc, 1.0).to_event(1), dist.Normal(loc.detach(), 1.0).to_event(1))
+    torch.manual_seed(0)
+    z = q.rsample()
+    torch.testing.assert_close(q.log_prob(z), dist.Normal(loc, 1.0).to_event(1).log_prob(z))
+    # d/dloc log N(z(loc); loc.detach(), 1) with z = loc + eps: the path term only, -(z - loc) = -eps
+    (grad,) = torch.autograd.grad(q.log_prob(z), loc)
+    torch.testing.assert_close(grad, -(z - loc).detach())
+    assert q.has_rsample and q.expand((3,)).batch_shape == (3,)
+    with pytest.raises(ValueError, match="scorer"):
+        PathDerivative(dist.Normal(loc, 1.0).to_event(1), dist.Normal(0.0, 1.0))

@@ -1,0 +1,113 @@
+"""The partition building blocks: priors, urn policies, the cluster-ordered and the amortised DRPM guides."""
+
+import math
+
+import pyro
+import pytest
+import torch
+from pyro.infer import Trace_ELBO
+from torch import nn
+
+from pyro_drpm.distributions import DRPM, ChineseRestaurantProcess
+from pyro_drpm.partitions import (
+    AmortisedDRPM,
+    ClusterOrderedDRPM,
+    CountsUrn,
+    CRPPrior,
+    DRPMPrior,
+    ElementScores,
+    FullUrn,
+    PooledSizes,
+    largest_remainder_round,
+)
+
+
+def test_drpm_prior_is_exchangeable_with_learned_size_logits():
+    prior = DRPMPrior(3, dtype=torch.float64)
+    d = prior(5)
+    assert isinstance(d, DRPM) and d.event_shape == (3, 5) and d.score_logits.dtype == torch.float64
+    assert d.score_logits.abs().max() == 0
+    prior.init_from_weights(torch.tensor([0.5, 0.3, 0.2]))
+    torch.testing.assert_close(torch.sigmoid(prior.size_logits.detach()), torch.tensor([0.5, 0.3, 0.2]))
+    assert isinstance(prior.size_logits, nn.Parameter)
+    assert not isinstance(DRPMPrior(3, learn_size_logits=False).size_logits, nn.Parameter)
+    with pytest.raises(ValueError, match="num_subsets"):
+        DRPMPrior(0)
+
+
+def test_crp_prior_has_its_concentration_and_learns_it_under_svi():
+    prior = CRPPrior(4, concentration=0.5)
+    d = prior(6)
+    assert isinstance(d, ChineseRestaurantProcess) and d.event_shape == (4, 6)
+    assert prior.concentration.item() == pytest.approx(0.5)
+    one_block = torch.eye(4)[:, [0] * 6]
+    d.log_prob(one_block).backward()
+    # one block, fewer than the ~1.9 that alpha = 0.5 expects for n = 6, pulls alpha down
+    assert prior.log_concentration.grad < 0
+    prior.log_concentration.grad = None
+    prior(6).log_prob(torch.eye(4)[:, [0, 1, 2, 3, 0, 1]]).backward()  # four blocks pull it up
+    assert prior.log_concentration.grad > 0
+
+
+def test_urn_policies():
+    counts = torch.tensor([1.4, 3.6, 0.0])
+    assert FullUrn()(counts, 5) is None
+    torch.testing.assert_close(CountsUrn()(counts, 5), torch.tensor([1.0, 4.0, 0.0]))
+    torch.testing.assert_close(CountsUrn(slack=2)(counts, 5), torch.tensor([4.0, 5.0, 2.0]))
+    rounded = largest_remainder_round(torch.tensor([2.6, 3.3, 4.1, 0.0]), 10)
+    torch.testing.assert_close(rounded, torch.tensor([3.0, 3.0, 4.0, 0.0]))
+    with pytest.raises(ValueError, match="slack"):
+        CountsUrn(slack=-1)
+
+
+@pytest.mark.parametrize("urn", [CountsUrn(), CountsUrn(slack=1), FullUrn()], ids=["exact", "slack", "full"])
+def test_cluster_ordered_guide_follows_confident_responsibilities(urn):
+    guide = ClusterOrderedDRPM(3, urn=urn, dtype=torch.float64)
+    r = torch.eye(3)[[2, 0, 0, 1, 2, 0]] * 0.98 + 0.01 / 1.0
+    r = r / r.sum(-1, keepdim=True)
+    q = guide(r, temperature=0.5)
+    samples = q.sample(torch.Size([50])).argmax(-2)
+    agree = (samples == torch.tensor([2, 0, 0, 1, 2, 0])).double().mean()
+    assert agree > (0.99 if isinstance(urn, CountsUrn) and urn.slack == 0 else 0.6)
+    r.requires_grad_(True)
+    Y = guide(r, temperature=0.5).rsample()
+    (Y * torch.randn_like(Y)).sum().backward()
+    assert r.grad is not None and torch.isfinite(r.grad).all() and r.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="responsibilities"):
+        guide(torch.rand(4, 2))
+
+
+def test_amortised_drpm_batches_and_gradients_reach_both_networks():
+    size_net, score_net = nn.Linear(4, 2), nn.Linear(4, 6)
+    amortised = AmortisedDRPM(size_net, score_net)
+    q = amortised(torch.randn(8, 4), temperature=0.5)
+    assert q.batch_shape == (8,) and q.event_shape == (2, 6)
+    Y = q.rsample()
+    torch.testing.assert_close(Y.sum(-2), torch.ones(8, 6))
+    (Y * torch.randn_like(Y)).sum().backward()
+    for net in (size_net, score_net):
+        assert net.weight.grad is not None and net.weight.grad.abs().sum() > 0
+
+
+def test_amortised_set_guide_trains_under_svi():
+    """A Deep Sets guide over a set of points: the ELBO of a tiny model improves."""
+    x = torch.tensor([-3.0, -3.1, 3.0, 2.9, -2.9, 3.1])
+    prior = DRPMPrior(2)
+    embed = nn.Sequential(nn.Linear(1, 8), nn.Tanh())
+    amortised = AmortisedDRPM(PooledSizes(nn.Linear(8, 2)), ElementScores(nn.Linear(8, 1)), class_sizes=[4, 4])
+
+    def model():
+        pyro.module("prior", prior)
+        means = pyro.param("means", torch.tensor([-1.0, 1.0]))
+        Y = pyro.sample("partition", prior(len(x)))
+        pyro.sample("x", pyro.distributions.Normal(means @ Y, 0.5).to_event(1), obs=x)
+
+    def guide():
+        pyro.module("embed", embed)
+        pyro.module("amortised", amortised)
+        pyro.sample("partition", amortised(embed(x.unsqueeze(-1)), temperature=0.5))
+
+    svi = pyro.infer.SVI(model, guide, pyro.optim.Adam({"lr": 0.05}), Trace_ELBO(num_particles=4))
+    losses = [svi.step() for _ in range(150)]
+    assert all(math.isfinite(v) for v in losses)
+    assert sum(losses[-20:]) / 20 < sum(losses[:20]) / 20 - 5.0
