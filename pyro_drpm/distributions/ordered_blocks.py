@@ -54,6 +54,7 @@ import math
 
 import numpy as np
 import torch
+from pyro.ops.provenance import detach_provenance
 from torch.autograd.function import once_differentiable
 
 from pyro_drpm.ops import reverse_logcumsumexp
@@ -257,11 +258,10 @@ def _blocks(score_logits: torch.Tensor, assignment: torch.Tensor):
     if score_logits.shape[-1] != n:
         raise ValueError(f"`score_logits` has {score_logits.shape[-1]} elements but `assignment` has {n} columns")
     batch_shape = torch.broadcast_shapes(score_logits.shape[:-1], assignment.shape[:-2])
-    # The block indices are data. Computing them with __torch_function__ subclasses disabled gives a plain
-    # tensor: Pyro's TraceGraph_ELBO wraps sampled values in a provenance-tracking subclass, and a custom
-    # autograd Function applied to such a tensor silently drops its gradient (seen with torch 2.13, pyro 1.9.2).
-    with torch._C.DisableTorchFunctionSubclass():
-        block = assignment.argmax(-2)
+    # The block indices are data, taken from the plain tensor under Pyro's provenance tracking: TraceGraph_ELBO
+    # wraps sampled values in a provenance-tracking subclass, and a custom autograd Function applied to such a
+    # tensor silently drops its gradient (seen with torch 2.13, pyro 1.9.2).
+    block = detach_provenance(assignment).argmax(-2)
     block = block.expand(batch_shape + (n,)).reshape(-1, n)
     logits = score_logits.expand(batch_shape + (n,)).reshape(-1, n)
     return logits, block, num_blocks, batch_shape
