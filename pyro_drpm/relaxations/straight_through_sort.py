@@ -90,9 +90,7 @@ class _Relaxation:
 
     def rounding(self) -> float:
         """An upper bound on the rounding error of the logits (``8 eps`` times the magnitude of their terms)."""
-        scale = self.x.abs().max() + self.aux.abs().max()
-        if self.name == "neuralsort":
-            scale = scale * self.x.shape[-1]
+        scale = self.x.abs().max() * (self.x.shape[-1] if self.name == "neuralsort" else 1) + self.aux.abs().max()
         return 8.0 * torch.finfo(self.x.dtype).eps * float(scale / self.temperature)
 
 
