@@ -17,9 +17,9 @@ from pyro_drpm.distributions.ordered_blocks import (
     log_prob_ordered_blocks,
     log_prob_ordered_blocks_bounds,
 )
-from pyro_drpm.distributions.plackett_luce import PlackettLuce
-from pyro_drpm.ops import gumbel_noise
+from pyro_drpm.distributions.plackett_luce import PlackettLuce, gumbel_perturbed_logits
 from pyro_drpm.relaxations import RELAXED_SORTS
+from pyro_drpm.relaxations.straight_through_sort import straight_through_sort
 from pyro_drpm.relaxations.windows import soft_window_matrix, window_matrix
 
 __all__ = ["DRPM"]
@@ -253,7 +253,7 @@ class DRPM(TorchDistribution):
         with torch.no_grad():
             counts = self.sizes.sample(sample_shape).long()
             shape = sample_shape + self.batch_shape + (self.num_elements,)
-            perturbed = self.score_logits.expand(shape) + gumbel_noise(shape, self.score_logits)
+            perturbed = gumbel_perturbed_logits(self.score_logits, shape)
             ranking = perturbed.argsort(dim=-1, descending=True)  # ranking[r] = element at rank r
             rank = torch.arange(self.num_elements, device=counts.device).expand(shape).contiguous()
             block_of_rank = torch.searchsorted(counts.cumsum(-1), rank, right=True)
@@ -264,20 +264,16 @@ class DRPM(TorchDistribution):
     def rsample(self, sample_shape=torch.Size()):
         sample_shape = torch.Size(sample_shape)
         counts = self.sizes.rsample(sample_shape)
-        # The ranking is drawn as PlackettLuce.rsample does (Gumbel-perturbed logits, relaxed sort), but the hard
-        # n x n permutation matrix is never formed: Y = W P_hard is a column gather of W.
+        # The ranking is drawn as PlackettLuce.rsample does (Gumbel-perturbed logits, relaxed sort); with hard=True
+        # Y = W P_hard is a column gather of the exact window W, and neither pass forms an n x n matrix: the
+        # backward computes the relaxed sort's VJP at W^T dY in row chunks (straight_through_sort).
         shape = sample_shape + self.batch_shape + (self.num_elements,)
-        perturbed = self.score_logits.expand(shape) + gumbel_noise(shape, self.score_logits)
-        soft_permutation = RELAXED_SORTS[self.relaxation](perturbed, self.temperature)
+        perturbed = gumbel_perturbed_logits(self.score_logits, shape)
         if not self.hard:
+            soft_permutation = RELAXED_SORTS[self.relaxation](perturbed, self.temperature)
             return soft_window_matrix(counts, self.num_elements, _WINDOW_SMOOTHING) @ soft_permutation
         window = window_matrix(counts, self.num_elements, _WINDOW_SMOOTHING)  # exact, straight-through
-        rank = perturbed.detach().argsort(dim=-1, descending=True).argsort(dim=-1)  # rank of every element
-        hard = window.gather(-1, rank.unsqueeze(-2).expand(window.shape))  # W P_hard, gradients to the sizes
-        # zero in value (the same product subtracted), gradient W_hard dP_soft to the scores: together with the
-        # line above this is the straight-through product of W and P, without an n x n temporary
-        soft = window.detach() @ soft_permutation
-        return hard + (soft - soft.detach())
+        return straight_through_sort(perturbed, self.temperature, self.relaxation, left=window)
 
     # -- probabilities ----------------------------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ import math
 
 import numpy as np
 import torch
+from pyro.ops.provenance import detach_provenance
 from torch.autograd.function import once_differentiable
 
 from pyro_drpm.ops import reverse_logcumsumexp
@@ -215,20 +216,26 @@ def _log_integrand_at_nodes(a, block, nodes, log_weights, x_small, chunk):
 
 
 class _RaceIntegral(torch.autograd.Function):
-    """``log q_k`` for all blocks by quadrature, with an analytic, chunked backward pass to ``a``."""
+    """``log q_k`` for all blocks by quadrature, with an analytic, chunked backward pass to ``a``.
+
+    Also returns the quadrature's posterior over the nodes (``(B, num_nodes, K)``, no gradient), which the value
+    gradient reuses instead of integrating again.
+    """
 
     @staticmethod
     def forward(ctx, a, block, nodes, log_weights, x_small):
         chunk = max(1, _CHUNK_ELEMENTS // max(1, a.numel()))
         log_terms = _log_integrand_at_nodes(a, block, nodes, log_weights, x_small, chunk)
         log_q = log_terms.logsumexp(-2)
-        ctx.save_for_backward(a, block, nodes, (log_terms - log_q.unsqueeze(-2)).exp())
+        posterior = (log_terms - log_q.unsqueeze(-2)).exp()
+        ctx.save_for_backward(a, block, nodes, posterior)
         ctx.x_small, ctx.chunk = x_small, chunk
-        return log_q
+        ctx.mark_non_differentiable(posterior)
+        return log_q, posterior
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_log_q):
+    def backward(ctx, grad_log_q, _):
         # d log q_k / d a_i = sum_j posterior[j, k] * g'(u[j, k] + a_i) for i in S_k
         a, block, nodes, posterior = ctx.saved_tensors
         grad_a = torch.zeros_like(a)
@@ -257,11 +264,10 @@ def _blocks(score_logits: torch.Tensor, assignment: torch.Tensor):
     if score_logits.shape[-1] != n:
         raise ValueError(f"`score_logits` has {score_logits.shape[-1]} elements but `assignment` has {n} columns")
     batch_shape = torch.broadcast_shapes(score_logits.shape[:-1], assignment.shape[:-2])
-    # The block indices are data. Computing them with __torch_function__ subclasses disabled gives a plain
-    # tensor: Pyro's TraceGraph_ELBO wraps sampled values in a provenance-tracking subclass, and a custom
-    # autograd Function applied to such a tensor silently drops its gradient (seen with torch 2.13, pyro 1.9.2).
-    with torch._C.DisableTorchFunctionSubclass():
-        block = assignment.argmax(-2)
+    # The block indices are data, taken from the plain tensor under Pyro's provenance tracking: TraceGraph_ELBO
+    # wraps sampled values in a provenance-tracking subclass, and a custom autograd Function applied to such a
+    # tensor silently drops its gradient (seen with torch 2.13, pyro 1.9.2).
+    block = detach_provenance(assignment).argmax(-2)
     block = block.expand(batch_shape + (n,)).reshape(-1, n)
     logits = score_logits.expand(batch_shape + (n,)).reshape(-1, n)
     return logits, block, num_blocks, batch_shape
@@ -316,13 +322,11 @@ def log_race_terms(score_logits: torch.Tensor, assignment: torch.Tensor, num_nod
 
     left, mode, right = _integration_range(a.detach(), block, sizes, x_small, drop)
     nodes, log_weights = _nodes_and_log_weights(left, mode, right, num_nodes)
-    log_q = _RaceIntegral.apply(a, block, nodes, log_weights, x_small)
+    log_q, posterior = _RaceIntegral.apply(a, block, nodes, log_weights, x_small)
     log_q = torch.where(certain, torch.zeros_like(log_q), log_q)
     if weights is not None:
         with torch.no_grad():
-            slopes = _membership_slopes(
-                a.detach(), logits.detach(), log_rest.detach(), block, nodes, log_weights, x_small
-            )
+            slopes = _membership_slopes(posterior, logits.detach(), log_rest.detach(), nodes, x_small)
         slopes = torch.where(has_rest.unsqueeze(-1), slopes, torch.zeros_like(slopes))
         log_q = log_q + ((weights - weights.detach()) * slopes).sum(-1)
     return log_q.reshape(batch_shape + (num_blocks,))
@@ -342,25 +346,31 @@ def _log_rest_tangent(logits, log_rest, weights, has_rest):
     return ((later - later.detach()) * ratio).sum(-1)
 
 
-def _membership_slopes(a, logits, log_rest, block, nodes, log_weights, x_small):
+def _membership_slopes(posterior, logits, log_rest, nodes, x_small):
     """``d log q_k / d W_ki = E_k[log(1 - exp(-e^{u + l_i - log R_k}))]`` for every block and element, ``(B, K, n)``.
 
-    ``E_k`` averages over the quadrature nodes of block ``k`` weighted by the integrand, i.e. over the
-    (log-)time at which the block's last clock rings; elements outside a block enter its integrand with weight 0.
+    ``E_k`` averages over the quadrature nodes of block ``k`` weighted by ``posterior`` (the integrand's, from the
+    forward pass), i.e. over the (log-)time at which the block's last clock rings; elements outside a block
+    enter its integrand with weight 0. The term is ``log(-expm1(-y))`` with ``y = e^u e^{l_i - log R_k}`` (an
+    outer product: one exponential per node and per element instead of one per pair), to within ``eps`` in
+    absolute terms, enough for a gradient: ``y`` is floored at ``e^{x_small} = eps``, below which the term is
+    ``x`` itself (``e^x / 2 < eps``), added back as ``min(x - x_small, 0)``. Both factors are clamped to half the
+    dtype's exponent range, so their product neither overflows nor meets ``0 * inf``.
     """
-    num_nodes = nodes.shape[-2]
-    chunk = max(1, _CHUNK_ELEMENTS // max(1, a.numel()))
-    posterior = torch.softmax(_log_integrand_at_nodes(a, block, nodes, log_weights, x_small, chunk), dim=-2)
+    cap = 0.5 * math.log(torch.finfo(logits.dtype).max)
     shifted = logits.unsqueeze(-2) - log_rest.unsqueeze(-1)  # (B, K, n)
+    exp_shifted = shifted.clamp(-cap, cap).exp().unsqueeze(-2)
+    nodes, posterior = nodes.transpose(-1, -2), posterior.transpose(-1, -2)  # (B, K, num_nodes)
+    exp_nodes = nodes.clamp(-cap, cap).exp()
+    floor = math.exp(x_small)
     slopes = torch.zeros_like(shifted)
     chunk = max(1, _CHUNK_ELEMENTS // max(1, shifted.numel()))
-    for start in range(0, num_nodes, chunk):
-        u = nodes[:, start : start + chunk].unsqueeze(-1)  # (B, c, K, 1)
-        x = u + shifted.unsqueeze(-3)  # (B, c, K, n)
-        # log(1 - exp(-e^x)) to within eps in absolute terms, enough for a gradient: one branch for large x (it
-        # returns 0 where the value is below eps in magnitude) and x itself below log(eps) (as e^x / 2 < eps)
-        terms = torch.where(x < x_small, x, torch.log(-torch.expm1(-x.clamp(min=x_small).exp())))
-        slopes += (posterior[:, start : start + chunk].unsqueeze(-1) * terms).sum(-3)
+    for start in range(0, nodes.shape[-1], chunk):
+        end = start + chunk
+        below = (nodes[..., start:end, None] + shifted.unsqueeze(-2)).sub_(x_small).clamp_(max=0.0)
+        terms = (exp_nodes[..., start:end, None] * exp_shifted).clamp_(min=floor)
+        terms = terms.neg_().expm1_().neg_().log_().add_(below)  # (B, K, c, n)
+        slopes += (posterior[..., None, start:end] @ terms).squeeze(-2)
     return slopes
 
 

@@ -11,10 +11,12 @@ from pyro.distributions import TorchDistribution
 from pyro_drpm.distributions import constraints
 from pyro_drpm.distributions._checks import check_temperature
 from pyro_drpm.ops import broadcast_vectors, gumbel_noise, reverse_logcumsumexp
-from pyro_drpm.relaxations import RELAXED_SORTS, straight_through
+from pyro_drpm.relaxations import RELAXED_SORTS
+from pyro_drpm.relaxations.straight_through_sort import straight_through_sort
 
 __all__ = [
     "PlackettLuce",
+    "gumbel_perturbed_logits",
     "permutation_matrix_to_ranking",
     "ranking_to_permutation_matrix",
 ]
@@ -29,6 +31,16 @@ def ranking_to_permutation_matrix(ranking: torch.Tensor, dtype: torch.dtype | No
     """
     n = ranking.shape[-1]
     return torch.nn.functional.one_hot(ranking.long(), n).to(dtype or torch.get_default_dtype())
+
+
+def gumbel_perturbed_logits(logits: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """``logits`` expanded to ``shape`` plus Gumbel(0, 1) noise: sorted decreasingly, an exact Plackett-Luce draw.
+
+    The one perturb step of every Plackett-Luce sampler here (this distribution's and the DRPM's): the ranking is
+    ``argsort(perturbed, descending=True)`` (Gumbel-max trick, Yellott 1977), and the straight-through samplers
+    relax the same sort.
+    """
+    return logits.expand(shape) + gumbel_noise(shape, logits)
 
 
 def permutation_matrix_to_ranking(matrix: torch.Tensor) -> torch.Tensor:
@@ -134,8 +146,7 @@ class PlackettLuce(TorchDistribution):
         return logits[:-1], logits[-1:] * 2
 
     def _perturbed_logits(self, sample_shape) -> torch.Tensor:
-        shape = self._extended_shape(sample_shape)[:-1]
-        return self.logits.expand(shape) + gumbel_noise(shape, self.logits)
+        return gumbel_perturbed_logits(self.logits, self._extended_shape(sample_shape)[:-1])
 
     def sample(self, sample_shape=torch.Size()):
         with torch.no_grad():
@@ -145,11 +156,10 @@ class PlackettLuce(TorchDistribution):
 
     def rsample(self, sample_shape=torch.Size()):
         perturbed = self._perturbed_logits(sample_shape)
-        soft = RELAXED_SORTS[self.relaxation](perturbed, self.temperature)
         if not self.hard:
-            return soft
-        ranking = perturbed.detach().argsort(dim=-1, descending=True)
-        return straight_through(ranking_to_permutation_matrix(ranking, soft.dtype), soft)
+            return RELAXED_SORTS[self.relaxation](perturbed, self.temperature)
+        # the exact permutation matrix, with the relaxed sort's gradient computed in row chunks in the backward
+        return straight_through_sort(perturbed, self.temperature, self.relaxation)
 
     def log_prob(self, value):
         if self._validate_args:
