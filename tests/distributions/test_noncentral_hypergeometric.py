@@ -433,7 +433,9 @@ def test_bad_arguments_raise_value_errors_naming_them():
     ]:
         arguments = {"class_sizes": sizes, "total_count": 5, "logits": logits, **kwargs}
         with pytest.raises(ValueError, match=name):
-            MVHG(**arguments, validate_args=False)
+            MVHG(**arguments, validate_args=True)
+        if name != "class_sizes" or len(kwargs["class_sizes"]) == 2:  # a value, not a shape, error
+            MVHG(**arguments, validate_args=False)  # value checks run only under validation
 
 
 def test_values_outside_the_support():

@@ -144,7 +144,7 @@ def test_mode_and_ranking_helpers_round_trip():
 
 
 def test_enumerate_support_refuses_large_n():
-    with pytest.raises(ValueError, match="n <= 8"):
+    with pytest.raises(ValueError, match="n = 9 = 362880 points; at most 65536"):
         PlackettLuce(torch.zeros(9)).enumerate_support()
 
 
