@@ -1,6 +1,7 @@
 """Generic contracts every distribution in the case registry must satisfy."""
 
 import io
+import itertools
 import pickle
 
 import pyro
@@ -8,6 +9,7 @@ import pytest
 import torch
 from pyro import poutine
 
+from pyro_drpm.distributions.testing import goodness_of_fit, sample_counts
 from tests.conftest import DEVICES
 from tests.distributions.cases import all_cases
 from tests.distributions.device_audit import deviceless_factories, host_reads
@@ -217,3 +219,48 @@ def test_enumerated_support_sums_to_one(case):
     total = dist.log_prob(support).logsumexp(0)
     assert torch.allclose(total, torch.zeros_like(total), atol=1e-10)
     assert dist.support.check(support).all()
+
+
+def _batch_elements(dist):
+    """The index tuple of every element of the batch."""
+    return list(itertools.product(*(range(size) for size in dist.batch_shape)))
+
+
+@pytest.mark.parametrize("method", ["sample", "rsample"])
+def test_goodness_of_fit(case, method):
+    """Chi-square of the draws of every batch element against the exact pmf on the enumerated support."""
+    dist, _ = case.build(temperature=0.5) if case.dist_class.has_rsample else case.build()
+    if method == "rsample" and not dist.has_rsample:
+        pytest.skip("no reparameterised sampler")
+    try:
+        support = dist.enumerate_support()
+    except NotImplementedError:
+        pytest.skip("the support differs across the batch")
+    torch.manual_seed(sum(map(ord, case.name + method)))
+    with torch.no_grad():
+        draws = getattr(dist, method)(torch.Size((4000,)))
+    probs = dist.log_prob(support).exp()
+    event_dim = len(dist.event_shape)
+    for index in _batch_elements(dist):
+        counts = sample_counts(draws[(slice(None), *index)], support[(slice(None), *index)], event_dim)
+        p_value = goodness_of_fit(counts, probs[(slice(None), *index)])
+        assert p_value > 1e-3, (index, p_value)
+
+
+def test_mean_and_variance_match_monte_carlo(case):
+    """Where ``mean`` and ``variance`` are defined they are exact: Monte Carlo agrees within 5 standard errors."""
+    dist, _ = case.build()
+    try:
+        mean, variance = dist.mean, dist.variance
+    except NotImplementedError:
+        pytest.skip("no mean")
+    num = 20_000
+    torch.manual_seed(7)
+    draws = dist.sample(torch.Size((num,)))
+    assert mean.shape == variance.shape == dist.batch_shape + dist.event_shape
+    centred = draws - mean
+    mean_error = (variance / num).sqrt()
+    assert ((draws.mean(0) - mean).abs() <= 5 * mean_error + 1e-12).all()
+    # the standard error of a sample variance is sqrt((m4 - variance^2) / num)
+    variance_error = (((centred**4).mean(0) - variance**2).clamp(min=0) / num).sqrt()
+    assert (((centred**2).mean(0) - variance).abs() <= 5 * variance_error + 1e-12).all()
