@@ -32,6 +32,7 @@ import torch
 from _machine import describe_machine
 
 from pyro_drpm.distributions import MVHG
+from pyro_drpm.distributions.testing import merged_scheme_log_pmf
 
 RESULTS = Path(__file__).parent / "results" / "mvhg.md"
 NUM_CLASSES = 10
@@ -102,48 +103,14 @@ def released_merged_rsample(class_sizes: list[int], total: int, log_weights: tor
     return torch.stack(counts, dim=-1)
 
 
-def _log_fisher_pmf(x: int, m1: int, m2: int, draws: int, odds: float) -> float:
-    def log_term(j):
-        return (
-            math.lgamma(m1 + 1)
-            - math.lgamma(j + 1)
-            - math.lgamma(m1 - j + 1)
-            + math.lgamma(m2 + 1)
-            - math.lgamma(draws - j + 1)
-            - math.lgamma(m2 - draws + j + 1)
-            + j * math.log(odds)
-        )
-
-    feasible = range(max(0, draws - m2), min(m1, draws) + 1)
-    terms = [log_term(j) for j in feasible]
-    top = max(terms)
-    log_norm = top + math.log(sum(math.exp(t - top) for t in terms))
-    return log_term(x) - log_norm if x in feasible else -math.inf
-
-
-def merged_law(sizes, total, weights, points, order) -> list[float]:
-    """Exact probabilities of ``points`` under the merged scheme with a fixed class order."""
-    out = []
-    for x in points:
-        log_p, left = 0.0, total
-        for step, k in enumerate(order[:-1]):
-            rest = order[step + 1 :]
-            m_rest = sum(sizes[r] for r in rest)
-            rest_weight = sum(sizes[r] * weights[r] for r in rest) / m_rest
-            log_p += _log_fisher_pmf(x[k], sizes[k], m_rest, left, weights[k] / rest_weight)
-            left -= x[k]
-        out.append(math.exp(log_p))
-    return out
-
-
 def merged_total_variation(sizes=(12, 12, 12), total=12, weights=(0.8, 0.1, 0.1)) -> tuple[float, float, float]:
     """TV(merged, exact): worst class order, best class order, and the released law (random order per call)."""
     sizes, weights = list(sizes), list(weights)
     dist = MVHG(torch.tensor(sizes, dtype=torch.float64), total, torch.tensor(weights, dtype=torch.float64).log())
     support = dist.enumerate_support()
     exact = dist.log_prob(support).exp().tolist()
-    points = support.long().tolist()
-    laws = [merged_law(sizes, total, weights, points, list(o)) for o in itertools.permutations(range(len(sizes)))]
+    orders = itertools.permutations(range(len(sizes)))
+    laws = [merged_scheme_log_pmf(sizes, total, weights, support, list(o)).exp().tolist() for o in orders]
     per_order = [0.5 * sum(abs(p - q) for p, q in zip(law, exact, strict=True)) for law in laws]
     averaged = [sum(col) / len(laws) for col in zip(*laws, strict=True)]
     released = 0.5 * sum(abs(p - q) for p, q in zip(averaged, exact, strict=True))

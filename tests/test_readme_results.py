@@ -19,4 +19,5 @@ def test_render_replaces_only_the_marked_section(tmp_path, monkeypatch):
     (tmp_path / "demo.md").write_text("| a |\n|---|\n| 1 |\n")
     monkeypatch.setattr(render_readme, "RESULTS", tmp_path)
     text = "before\n<!-- results: demo -->\nold table\n<!-- /results: demo -->\nafter\n"
-    assert render_readme.render(text) == "before\n<!-- results: demo -->\n| a |\n|---|\n| 1 |\n<!-- /results: demo -->\nafter\n"
+    expected = "before\n<!-- results: demo -->\n| a |\n|---|\n| 1 |\n<!-- /results: demo -->\nafter\n"
+    assert render_readme.render(text) == expected

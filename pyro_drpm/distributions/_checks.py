@@ -1,4 +1,9 @@
-"""Argument checks shared by the distributions; each raises ``ValueError`` naming the argument."""
+"""Argument checks shared by the distributions; each raises ``ValueError`` naming the argument.
+
+Shape checks run eagerly (they need no device data). Value checks (:func:`check_temperature`,
+:func:`check_values`) are called only under ``self._validate_args``: each ``.all()``/``.any()`` on a tensor is a
+host synchronisation, and Pyro's contract is that construction with validation off never raises on values.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,33 @@ import math
 
 import torch
 
-__all__ = ["check_temperature"]
+__all__ = ["check_temperature", "check_temperature_shape", "check_values"]
 
 
-def check_temperature(temperature, owner: str) -> float | torch.Tensor:
-    """Validate a relaxation temperature: a positive, finite scalar (float or one-element tensor)."""
+def check_temperature_shape(temperature, owner: str) -> float | torch.Tensor:
+    """The eager part of a temperature check: a number or a one-element tensor (no device data is read)."""
     if isinstance(temperature, torch.Tensor):
         if temperature.numel() != 1:
             raise ValueError(f"{owner}: `temperature` must be a scalar, got shape {tuple(temperature.shape)}")
-        value = float(temperature.detach())
-    else:
-        try:
-            value = float(temperature)
-        except (TypeError, ValueError):
-            raise ValueError(f"{owner}: `temperature` must be a positive number, got {temperature!r}") from None
+        return temperature
+    if isinstance(temperature, bool):
+        raise ValueError(f"{owner}: `temperature` must be a positive number, got {temperature!r}")
+    try:
+        float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: `temperature` must be a positive number, got {temperature!r}") from None
+    return temperature
+
+
+def check_temperature(temperature, owner: str) -> None:
+    """Validate a relaxation temperature's value: positive and finite (0 is rejected, not read as a hard limit)."""
+    value = float(temperature.detach()) if isinstance(temperature, torch.Tensor) else float(temperature)
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{owner}: `temperature` must be positive and finite, got {value}")
-    return temperature
+
+
+def check_values(valid: torch.Tensor, owner: str, name: str, requirement: str, value) -> None:
+    """Raise ``ValueError`` naming ``name`` and showing ``value`` unless every entry of ``valid`` holds."""
+    if not bool(valid.all()):
+        shown = value.detach().cpu().tolist() if isinstance(value, torch.Tensor) else value
+        raise ValueError(f"{owner}: `{name}` must be {requirement}, got {shown}")

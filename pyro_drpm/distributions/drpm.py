@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import torch
@@ -11,20 +10,20 @@ from torch.distributions import constraints as torch_constraints
 from torch.distributions.utils import lazy_property
 
 from pyro_drpm.distributions import constraints
-from pyro_drpm.distributions._checks import check_temperature
+from pyro_drpm.distributions._checks import check_temperature, check_temperature_shape, check_values
+from pyro_drpm.distributions._enumeration import assignment_matrices, batch_support, check_support_size
 from pyro_drpm.distributions.noncentral_hypergeometric import MultivariateNoncentralHypergeometric
 from pyro_drpm.distributions.ordered_blocks import (
     log_prob_ordered_blocks,
     log_prob_ordered_blocks_bounds,
 )
-from pyro_drpm.distributions.plackett_luce import PlackettLuce, gumbel_perturbed_logits
+from pyro_drpm.distributions.plackett_luce import gumbel_perturbed_logits
 from pyro_drpm.relaxations import RELAXED_SORTS
 from pyro_drpm.relaxations.straight_through_sort import straight_through_sort
 from pyro_drpm.relaxations.windows import soft_window_matrix, window_matrix
 
 __all__ = ["DRPM"]
 
-_MAX_ENUMERATE = 1 << 16  # K ** n assignment matrices; enumeration is a testing tool for tiny sets
 # Width (in ranks) of the logistic ramps whose derivative carries the size gradient through the window matrix.
 # Against exact gradients by enumeration (n = 5, K = 3, temperatures 0.1 to 1), 0.5 gave about half the size-
 # gradient bias of 0.25 or 1.0 for a quadratic objective (relative error 0.11-0.16 against 0.20-0.28); for a
@@ -144,6 +143,7 @@ class DRPM(TorchDistribution):
         self,
         size_logits: torch.Tensor,
         score_logits: torch.Tensor,
+        *,
         temperature: float | torch.Tensor = 1.0,
         hard: bool = True,
         relaxation: str = "neuralsort",
@@ -162,11 +162,9 @@ class DRPM(TorchDistribution):
                 raise ValueError(
                     f"DRPM: `{name}` must have shape (..., {what[0]}) with {what}, got {tuple(logits.shape)}"
                 )
-            if not torch.isfinite(logits).all():
-                raise ValueError(f"DRPM: `{name}` must be finite (no NaN or inf)")
         num_subsets, n = size_logits.shape[-1], score_logits.shape[-1]
         if class_sizes is None:
-            class_sizes = torch.full((num_subsets,), float(n), dtype=dtype, device=size_logits.device)
+            class_sizes = size_logits.new_full((num_subsets,), float(n))
         else:
             class_sizes = _as_float_tensor(class_sizes, "class_sizes").to(dtype=dtype, device=size_logits.device)
             if class_sizes.dim() == 0:
@@ -175,16 +173,6 @@ class DRPM(TorchDistribution):
                 raise ValueError(
                     f"DRPM: `class_sizes` must have shape (..., K) with the K = {num_subsets} subsets of "
                     f"`size_logits`, got {tuple(class_sizes.shape)}"
-                )
-            if (
-                not torch.isfinite(class_sizes).all()
-                or (class_sizes < 0).any()
-                or (class_sizes != class_sizes.round()).any()
-            ):
-                raise ValueError("DRPM: `class_sizes` must be non-negative integers")
-            if (class_sizes.sum(-1) < n).any():
-                raise ValueError(
-                    f"DRPM: `class_sizes` must hold at least n = {n} balls in total, got {class_sizes.sum(-1)}"
                 )
         try:
             batch_shape = torch.broadcast_shapes(
@@ -200,10 +188,15 @@ class DRPM(TorchDistribution):
         self.size_logits = size_logits.expand(batch_shape + (num_subsets,))
         self.score_logits = score_logits.expand(batch_shape + (n,))
         self.class_sizes = class_sizes.expand(batch_shape + (num_subsets,))
-        self.temperature = check_temperature(temperature, "DRPM")
+        self.temperature = check_temperature_shape(temperature, "DRPM")
         self.hard = bool(hard)
         self.relaxation = relaxation
         super().__init__(batch_shape, torch.Size((num_subsets, n)), validate_args=validate_args)
+        if self._validate_args:  # after the generic checks of `arg_constraints` (finite logits, integer urn)
+            check_values(
+                self.class_sizes.sum(-1) >= n, "DRPM", "class_sizes", f"an urn of at least n = {n} balls", class_sizes
+            )
+            check_temperature(temperature, "DRPM")
 
     @property
     def num_subsets(self) -> int:
@@ -238,13 +231,13 @@ class DRPM(TorchDistribution):
         """Stage one: the MVHG of the subset sizes (the row sums of ``Y``)."""
         total = torch.tensor(float(self.num_elements), dtype=self.size_logits.dtype, device=self.size_logits.device)
         return MultivariateNoncentralHypergeometric(
-            self.class_sizes, total, self.size_logits, self.temperature, self.hard, validate_args=False
+            self.class_sizes,
+            total,
+            self.size_logits,
+            temperature=self.temperature,
+            hard=self.hard,
+            validate_args=False,
         )
-
-    @lazy_property
-    def ranking(self) -> PlackettLuce:
-        """Stage two: the Plackett-Luce distribution of the ranking that fills the subsets in order."""
-        return PlackettLuce(self.score_logits, self.temperature, self.hard, self.relaxation, validate_args=False)
 
     # -- sampling ---------------------------------------------------------------------------------------------
 
@@ -319,13 +312,6 @@ class DRPM(TorchDistribution):
 
     def enumerate_support(self, expand=True):
         num_subsets, n = self.event_shape
-        if num_subsets**n > _MAX_ENUMERATE:
-            raise ValueError(
-                f"DRPM.enumerate_support: K ** n = {num_subsets}^{n} assignment matrices; at most {_MAX_ENUMERATE}"
-            )
-        blocks = torch.tensor(list(itertools.product(range(num_subsets), repeat=n)), device=self.score_logits.device)
-        values = torch.nn.functional.one_hot(blocks, num_subsets).transpose(-1, -2).to(self.score_logits.dtype)
-        values = values.reshape((-1,) + (1,) * len(self.batch_shape) + self.event_shape)
-        if expand:
-            values = values.expand((-1,) + self.batch_shape + self.event_shape)
-        return values
+        check_support_size("DRPM", num_subsets**n, f"K ** n assignment matrices for K = {num_subsets}, n = {n}")
+        values = assignment_matrices(num_subsets, n, self.score_logits.dtype, self.score_logits.device)
+        return batch_support(values, self.batch_shape, self.event_shape, expand)

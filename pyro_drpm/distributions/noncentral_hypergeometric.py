@@ -13,13 +13,13 @@ from torch.distributions.utils import lazy_property
 
 from pyro_drpm.distributions import _generating_polynomials as gp
 from pyro_drpm.distributions import constraints
-from pyro_drpm.distributions._checks import check_temperature
-from pyro_drpm.ops import gumbel_noise, log_binomial
-from pyro_drpm.relaxations import straight_through
+from pyro_drpm.distributions._checks import check_temperature, check_temperature_shape, check_values
+from pyro_drpm.distributions._enumeration import batch_support, check_support_size
+from pyro_drpm.ops import log_binomial
+from pyro_drpm.relaxations import gumbel_softmax, straight_through
 
 __all__ = ["MVHG", "MultivariateNoncentralHypergeometric"]
 
-_MAX_ENUMERATE = 100_000  # support points; enumeration is a testing and small-urn tool
 _NAME = "MultivariateNoncentralHypergeometric"
 
 
@@ -28,13 +28,6 @@ def _as_tensor(value, name: str, dtype: torch.dtype, device) -> torch.Tensor:
         return torch.as_tensor(value, dtype=dtype, device=device)
     except (TypeError, ValueError, RuntimeError) as error:
         raise ValueError(f"{_NAME}: `{name}` must be a tensor of numbers, got {value!r}") from error
-
-
-def _check_counts(value: torch.Tensor, name: str) -> None:
-    if not torch.isfinite(value).all():
-        raise ValueError(f"{_NAME}: `{name}` must be finite, got {value}")
-    if (value < 0).any() or (value != value.round()).any():
-        raise ValueError(f"{_NAME}: `{name}` must be non-negative integers, got {value}")
 
 
 class MultivariateNoncentralHypergeometric(TorchDistribution):
@@ -123,6 +116,7 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
         class_sizes: torch.Tensor,
         total_count: torch.Tensor | int,
         logits: torch.Tensor,
+        *,
         temperature: float | torch.Tensor = 1.0,
         hard: bool = True,
         validate_args: bool | None = None,
@@ -146,22 +140,22 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
                 f"{_NAME}: the batch shapes of `class_sizes` {tuple(class_sizes.shape[:-1])}, `total_count` "
                 f"{tuple(total_count.shape)} and `logits` {tuple(logits.shape[:-1])} do not broadcast"
             ) from error
-        if not torch.isfinite(logits).all():
-            raise ValueError(f"{_NAME}: `logits` must be finite (no NaN or inf), got {logits}")
-        _check_counts(class_sizes, "class_sizes")
-        _check_counts(total_count, "total_count")
         num_classes = logits.shape[-1]
         self.class_sizes = class_sizes.expand(batch_shape + (num_classes,))
         self.total_count = total_count.expand(batch_shape)
-        if (self.total_count > self.class_sizes.sum(-1)).any():
-            raise ValueError(
-                f"{_NAME}: `total_count` must not exceed the number of balls in the urn, sum(class_sizes); "
-                f"got total_count {total_count} for urn sizes {class_sizes.sum(-1)}"
-            )
         self.logits = logits.expand(batch_shape + (num_classes,))
-        self.temperature = check_temperature(temperature, _NAME)
+        self.temperature = check_temperature_shape(temperature, _NAME)
         self.hard = bool(hard)
         super().__init__(batch_shape, torch.Size((num_classes,)), validate_args=validate_args)
+        if self._validate_args:  # after the generic checks of `arg_constraints` (finite logits, integer counts)
+            check_values(
+                self.total_count <= self.class_sizes.sum(-1),
+                _NAME,
+                "total_count",
+                f"at most the number of balls in the urn, sum(class_sizes) = {class_sizes.sum(-1).tolist()}",
+                total_count,
+            )
+            check_temperature(temperature, _NAME)
 
     @torch_constraints.dependent_property(is_discrete=True, event_dim=1)
     def support(self):
@@ -280,20 +274,18 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
                     # conditional's logits the gradient d log P(S_{>k} = r - j) / dr (a finite difference).
                     shift = (remaining_relaxed - remaining_relaxed.detach()).unsqueeze(-1)
                     conditional = conditional + shift * gp.Band.gather(log_slopes[k], left, 0.0)
-                perturbed = conditional + gumbel_noise(conditional.shape, conditional)
-                hard = window.expand(perturbed.shape).gather(-1, perturbed.argmax(-1, keepdim=True))
-                hard = hard.squeeze(-1)
                 # A row can only be empty if every reachable tail coefficient fell under the rounding floor, a
                 # state of probability far below that floor; then take the feasible count nearest the window.
+                # Its logits are zeroed so that the relaxation stays finite (its count is replaced below).
                 lost = torch.isneginf(conditional).all(-1)
+                one_hot, soft = gumbel_softmax(torch.where(lost.unsqueeze(-1), 0.0, conditional), self.temperature)
+                hard = window.expand(one_hot.shape).gather(-1, one_hot.argmax(-1, keepdim=True)).squeeze(-1)
                 low = (remaining - reach_suffix[..., k]).clamp(min=0)
                 rescue = window[..., window.shape[-1] // 2].clamp(min=low, max=torch.minimum(remaining, sizes_long[k]))
                 hard = torch.where(lost, rescue, hard)
                 counts.append(hard)
                 remaining = remaining - hard
                 if relax:
-                    safe = torch.where(lost.unsqueeze(-1), 0.0, perturbed)
-                    soft = torch.softmax(safe / self.temperature, dim=-1)
                     hard_float = hard.to(soft.dtype)
                     soft_count = torch.where(lost, hard_float, (soft * float_windows[k]).sum(-1))
                     relaxed.append(soft_count)
@@ -313,21 +305,17 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
         sizes = self.class_sizes.reshape(-1, self.num_classes)
         totals = self.total_count.reshape(-1)
         if sizes.shape[0] and not ((sizes == sizes[:1]).all() and (totals == totals[:1]).all()):
-            raise ValueError(f"{_NAME}.enumerate_support: the urn must be the same for the whole batch")
+            # torch's convention for "not available for these parameters" (as Binomial with batched counts)
+            raise NotImplementedError(f"{_NAME}.enumerate_support: the urn must be the same for the whole batch")
         upper = [int(m) for m in sizes[0].tolist()] if sizes.shape[0] else [0] * self.num_classes
         total = int(totals[0]) if totals.numel() else 0
         ranges = [range(min(m, total) + 1) for m in upper[:-1]]
-        size = math.prod(len(r) for r in ranges)
-        if size > _MAX_ENUMERATE:
-            raise ValueError(f"{_NAME}.enumerate_support: more than {_MAX_ENUMERATE} candidate points")
+        check_support_size(_NAME, math.prod(len(r) for r in ranges), "candidate count vectors")
         points = [
             (*head, total - sum(head)) for head in itertools.product(*ranges) if 0 <= total - sum(head) <= upper[-1]
         ]
         values = torch.tensor(points, dtype=self.logits.dtype, device=self.logits.device)
-        values = values.reshape((-1,) + (1,) * len(self.batch_shape) + self.event_shape)
-        if expand:
-            values = values.expand((-1,) + self.batch_shape + self.event_shape)
-        return values
+        return batch_support(values, self.batch_shape, self.event_shape, expand)
 
 
 MVHG = MultivariateNoncentralHypergeometric

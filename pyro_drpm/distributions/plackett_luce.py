@@ -9,7 +9,8 @@ import torch
 from pyro.distributions import TorchDistribution
 
 from pyro_drpm.distributions import constraints
-from pyro_drpm.distributions._checks import check_temperature
+from pyro_drpm.distributions._checks import check_temperature, check_temperature_shape
+from pyro_drpm.distributions._enumeration import batch_support, check_support_size
 from pyro_drpm.ops import broadcast_vectors, gumbel_noise, reverse_logcumsumexp
 from pyro_drpm.relaxations import RELAXED_SORTS
 from pyro_drpm.relaxations.straight_through_sort import straight_through_sort
@@ -20,8 +21,6 @@ __all__ = [
     "permutation_matrix_to_ranking",
     "ranking_to_permutation_matrix",
 ]
-
-_MAX_ENUMERATE = 8  # 8! = 40320 rankings; beyond that enumeration is never what a caller wants
 
 
 def ranking_to_permutation_matrix(ranking: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -102,6 +101,7 @@ class PlackettLuce(TorchDistribution):
     def __init__(
         self,
         logits: torch.Tensor,
+        *,
         temperature: float | torch.Tensor = 1.0,
         hard: bool = True,
         relaxation: str = "neuralsort",
@@ -118,13 +118,14 @@ class PlackettLuce(TorchDistribution):
             raise ValueError(
                 f"PlackettLuce: unknown `relaxation` {relaxation!r}; expected one of {sorted(RELAXED_SORTS)}"
             )
-        temperature = check_temperature(temperature, "PlackettLuce")
         self.logits = logits
-        self.temperature = temperature
+        self.temperature = check_temperature_shape(temperature, "PlackettLuce")
         self.hard = bool(hard)
         self.relaxation = relaxation
         n = logits.shape[-1]
         super().__init__(logits.shape[:-1], torch.Size((n, n)), validate_args=validate_args)
+        if self._validate_args:
+            check_temperature(temperature, "PlackettLuce")
 
     @property
     def num_elements(self) -> int:
@@ -142,7 +143,7 @@ class PlackettLuce(TorchDistribution):
         return new
 
     @classmethod
-    def infer_shapes(cls, logits):
+    def infer_shapes(cls, logits, **_):
         return logits[:-1], logits[-1:] * 2
 
     def _perturbed_logits(self, sample_shape) -> torch.Tensor:
@@ -179,11 +180,7 @@ class PlackettLuce(TorchDistribution):
 
     def enumerate_support(self, expand=True):
         n = self.num_elements
-        if n > _MAX_ENUMERATE:
-            raise ValueError(f"PlackettLuce.enumerate_support: n = {n} has {math.factorial(n)} rankings; n <= 8 only")
+        check_support_size("PlackettLuce", math.factorial(n), f"n! rankings for n = {n}")
         rankings = torch.tensor(list(itertools.permutations(range(n))), device=self.logits.device)
         values = ranking_to_permutation_matrix(rankings, self.logits.dtype)
-        values = values.reshape((-1,) + (1,) * len(self.batch_shape) + self.event_shape)
-        if expand:
-            values = values.expand((-1,) + self.batch_shape + self.event_shape)
-        return values
+        return batch_support(values, self.batch_shape, self.event_shape, expand)

@@ -28,8 +28,10 @@ def _from_cumulative(filled: torch.Tensor) -> torch.Tensor:
 
     The telescoping makes every column sum to exactly 1, whatever the inner rows are.
     """
-    zeros = torch.zeros_like(filled[..., :1, :])
-    ones = torch.ones_like(filled[..., :1, :])
+    # shaped explicitly, not as ``filled[..., :1, :]``: with K = 1 there are no inner rows to copy a shape from
+    edge_shape = filled.shape[:-2] + (1, filled.shape[-1])
+    zeros = filled.new_zeros(edge_shape)
+    ones = filled.new_ones(edge_shape)
     padded = torch.cat([zeros, filled, ones], dim=-2)
     return padded[..., 1:, :] - padded[..., :-1, :]
 

@@ -2,59 +2,20 @@
 restricted-growth-string enumeration of set partitions for the truncation mass, and a chi-square test of the
 sampler."""
 
-import itertools
 import math
 
-import numpy as np
 import pytest
 import torch
-from scipy import stats
 
 from pyro_drpm.distributions.chinese_restaurant_process import ChineseRestaurantProcess
-
-
-def _seating_probability(labels, alpha):
-    """Untruncated CRP probability of the partition that ``labels`` induce (sequential seating), and its block
-    count."""
-    probability, counts = 1.0, {}
-    for i, label in enumerate(labels):
-        if label in counts:
-            probability *= counts[label] / (i + alpha)
-            counts[label] += 1
-        else:
-            probability *= alpha / (i + alpha)
-            counts[label] = 1
-    return probability, len(counts)
-
-
-def _set_partitions(n):
-    """Every set partition of ``range(n)`` once, as a restricted growth string."""
-
-    def extend(prefix, largest):
-        if len(prefix) == n:
-            yield prefix
-            return
-        for value in range(largest + 2):
-            yield from extend(prefix + [value], max(largest, value))
-
-    yield from extend([0], 0)
-
-
-def _oracle(n, num_subsets, alpha):
-    mass = sum(p for p, m in map(lambda r: _seating_probability(r, alpha), _set_partitions(n)) if m <= num_subsets)
-    log_probs = []
-    for labels in itertools.product(range(num_subsets), repeat=n):
-        p, m = _seating_probability(labels, alpha)
-        labellings = math.lgamma(num_subsets + 1) - math.lgamma(num_subsets - m + 1)
-        log_probs.append(math.log(p / mass) - labellings)
-    return mass, torch.tensor(log_probs, dtype=torch.float64)
+from pyro_drpm.distributions.testing import crp_log_probs, goodness_of_fit, sample_counts
 
 
 @pytest.mark.parametrize("n, num_subsets, alpha", [(4, 4, 1.0), (5, 2, 1.5), (6, 3, 0.3), (5, 7, 2.0), (1, 1, 0.5)])
 def test_log_prob_matches_sequential_seating(n, num_subsets, alpha):
     crp = ChineseRestaurantProcess(torch.tensor(alpha, dtype=torch.float64), num_subsets, n)
     support = crp.enumerate_support()  # itertools.product order, as the oracle
-    mass, expected = _oracle(n, num_subsets, alpha)
+    mass, expected = crp_log_probs(num_subsets, n, alpha)
     log_prob = crp.log_prob(support)
     assert torch.allclose(log_prob, expected, atol=1e-12, rtol=0)
     assert abs(float(log_prob.logsumexp(0))) < 1e-12
@@ -86,18 +47,8 @@ def test_sampler_goodness_of_fit(n, num_subsets, alpha):
     torch.manual_seed(0)
     crp = ChineseRestaurantProcess(torch.tensor(alpha, dtype=torch.float64), num_subsets, n)
     support = crp.enumerate_support()
-    draws = 20_000
-    samples = crp.sample(torch.Size((draws,)))
-    place = num_subsets ** torch.arange(n - 1, -1, -1)
-    observed = torch.bincount((samples.argmax(-2) * place).sum(-1), minlength=num_subsets**n)
-    observed = observed[(support.argmax(-2) * place).sum(-1)].double().numpy()
-    expected = crp.log_prob(support).exp().numpy() * draws
-    small = expected < 5  # pool the rare cells
-    observed = np.append(observed[~small], observed[small].sum())
-    expected = np.append(expected[~small], expected[small].sum())
-    if expected[-1] < 5:
-        observed, expected = observed[:-1], expected[:-1]
-    p_value = stats.chisquare(observed, expected * observed.sum() / expected.sum()).pvalue
+    samples = crp.sample(torch.Size((20_000,)))
+    p_value = goodness_of_fit(sample_counts(samples, support, 2), crp.log_prob(support).exp())
     assert p_value > 1e-3
 
 

@@ -1,6 +1,7 @@
 """Generic contracts every distribution in the case registry must satisfy."""
 
 import io
+import itertools
 import pickle
 
 import pyro
@@ -8,7 +9,10 @@ import pytest
 import torch
 from pyro import poutine
 
+from pyro_drpm.distributions.testing import goodness_of_fit, sample_counts
+from tests.conftest import DEVICES
 from tests.distributions.cases import all_cases
+from tests.distributions.device_audit import deviceless_factories, host_reads
 
 CASES = all_cases()
 IDS = [case.name for case in CASES]
@@ -53,9 +57,12 @@ def test_float32(case):
 
 def test_infer_shapes(case):
     dist, kwargs = case.build()
-    arg_shapes = {k: v.shape for k, v in kwargs.items() if isinstance(v, torch.Tensor)}
-    # integer arguments that fix the event shape (e.g. a number of elements) are passed as they are
-    arg_shapes.update({k: v for k, v in kwargs.items() if isinstance(v, int) and not isinstance(v, bool)})
+    # as Pyro's generic test: every argument's shape, () for numbers and options (a float temperature)
+    arg_shapes = {k: v.shape if isinstance(v, torch.Tensor) else () for k, v in kwargs.items()}
+    if not case.shapes_from_tensors:
+        with pytest.raises(NotImplementedError, match="infer_shapes"):
+            type(dist).infer_shapes(**arg_shapes)
+        return
     batch_shape, event_shape = type(dist).infer_shapes(**arg_shapes)
     assert batch_shape == dist.batch_shape
     assert event_shape == dist.event_shape
@@ -102,9 +109,78 @@ def test_wrong_value_shape_rejected(case):
 
 
 def test_bad_parameters(case):
-    for update, fragment in case.bad_params:
+    for update, fragment in case.bad_params + case.eager_errors:
         with pytest.raises(ValueError, match=fragment):
             case.build(validate_args=True, **update)
+
+
+def test_construction_with_validation_off_never_raises_on_values(case):
+    """Pyro's contract: bad values construct (and read no tensor value on the host); bad shapes still raise."""
+    for update, _ in case.bad_params:
+        with host_reads() as reads:
+            case.build(validate_args=False, **update)
+        assert reads == [], (update, reads)
+    for update, fragment in case.eager_errors:
+        with pytest.raises(ValueError, match=fragment):
+            case.build(validate_args=False, **update)
+    with host_reads() as reads:
+        case.build(validate_args=False)
+    assert reads == []
+
+
+def _exercise(dist):
+    """Call every method a user may call, so that the device audit sees every code path."""
+    for method in _samplers(dist):
+        value = method(torch.Size((3,)))
+        dist.log_prob(value)
+    expanded = dist.expand(torch.Size((2,)) + dist.batch_shape)
+    expanded.log_prob(expanded.sample())
+    for name in ("mean", "variance", "mode"):
+        try:
+            getattr(dist, name)
+        except NotImplementedError:
+            pass
+    try:
+        dist.entropy()
+    except NotImplementedError:
+        pass
+    try:
+        dist.log_prob(dist.enumerate_support())
+    except (NotImplementedError, ValueError):
+        pass
+
+
+def test_no_tensor_is_created_without_a_device(case):
+    """On any machine: every factory call in the package names a device (on a GPU, one that did not would
+    create a CPU tensor and fail, or copy, at the next operation)."""
+    dist, _ = case.build()
+    with deviceless_factories() as found:
+        _exercise(dist)
+        _exercise(case.build(validate_args=True)[0])
+    assert found == []
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_runs_on_every_device(case, device):
+    dist, _ = case.build(device=device)
+    for method in _samplers(dist):
+        value = method(torch.Size((3,)))
+        assert value.device.type == device
+        assert dist.support.check(value).all()
+        assert dist.log_prob(value).device.type == device
+
+
+def test_expand_by_and_repeated_expand(case):
+    dist, _ = case.build()
+    by = dist.expand_by(torch.Size((2, 3)))
+    assert by.batch_shape == (2, 3) + dist.batch_shape
+    twice = dist.expand((4,) + dist.batch_shape).expand((5, 4) + dist.batch_shape)
+    assert twice.batch_shape == (5, 4) + dist.batch_shape
+    value = dist.sample()
+    # a batched FFT (the MVHG's normaliser) rounds in another order: measured 2 eps, allowed 64 eps
+    rtol = 64 * torch.finfo(value.dtype).eps
+    torch.testing.assert_close(twice.log_prob(value), dist.log_prob(value).expand(twice.batch_shape), rtol=rtol, atol=0)
+    assert twice.sample().shape == twice.batch_shape + dist.event_shape
 
 
 def test_pickle(case):
@@ -143,3 +219,48 @@ def test_enumerated_support_sums_to_one(case):
     total = dist.log_prob(support).logsumexp(0)
     assert torch.allclose(total, torch.zeros_like(total), atol=1e-10)
     assert dist.support.check(support).all()
+
+
+def _batch_elements(dist):
+    """The index tuple of every element of the batch."""
+    return list(itertools.product(*(range(size) for size in dist.batch_shape)))
+
+
+@pytest.mark.parametrize("method", ["sample", "rsample"])
+def test_goodness_of_fit(case, method):
+    """Chi-square of the draws of every batch element against the exact pmf on the enumerated support."""
+    dist, _ = case.build(temperature=0.5) if case.dist_class.has_rsample else case.build()
+    if method == "rsample" and not dist.has_rsample:
+        pytest.skip("no reparameterised sampler")
+    try:
+        support = dist.enumerate_support()
+    except NotImplementedError:
+        pytest.skip("the support differs across the batch")
+    torch.manual_seed(sum(map(ord, case.name + method)))
+    with torch.no_grad():
+        draws = getattr(dist, method)(torch.Size((4000,)))
+    probs = dist.log_prob(support).exp()
+    event_dim = len(dist.event_shape)
+    for index in _batch_elements(dist):
+        counts = sample_counts(draws[(slice(None), *index)], support[(slice(None), *index)], event_dim)
+        p_value = goodness_of_fit(counts, probs[(slice(None), *index)])
+        assert p_value > 1e-3, (index, p_value)
+
+
+def test_mean_and_variance_match_monte_carlo(case):
+    """Where ``mean`` and ``variance`` are defined they are exact: Monte Carlo agrees within 5 standard errors."""
+    dist, _ = case.build()
+    try:
+        mean, variance = dist.mean, dist.variance
+    except NotImplementedError:
+        pytest.skip("no mean")
+    num = 20_000
+    torch.manual_seed(7)
+    draws = dist.sample(torch.Size((num,)))
+    assert mean.shape == variance.shape == dist.batch_shape + dist.event_shape
+    centred = draws - mean
+    mean_error = (variance / num).sqrt()
+    assert ((draws.mean(0) - mean).abs() <= 5 * mean_error + 1e-12).all()
+    # the standard error of a sample variance is sqrt((m4 - variance^2) / num)
+    variance_error = (((centred**4).mean(0) - variance**2).clamp(min=0) / num).sqrt()
+    assert (((centred**2).mean(0) - variance).abs() <= 5 * variance_error + 1e-12).all()

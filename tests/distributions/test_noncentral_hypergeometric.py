@@ -5,7 +5,6 @@ generating polynomials (O(K N^2), no FFT, no tilting), scipy's ``nchypergeom_fis
 ``multivariate_hypergeom`` (equal weights), and chi-square goodness of fit of samples against the exact pmf.
 """
 
-import itertools
 import math
 
 import numpy as np
@@ -17,6 +16,7 @@ from torch.distributions import kl_divergence
 import pyro_drpm
 from pyro_drpm.distributions import MVHG, MultivariateNoncentralHypergeometric
 from pyro_drpm.distributions import _generating_polynomials as gp
+from pyro_drpm.distributions.testing import goodness_of_fit, merged_scheme_log_pmf, mvhg_log_pmf, sample_counts
 
 F64 = torch.float64
 SKEWED = (0.8, 0.1, 0.1)
@@ -28,55 +28,7 @@ def _tensor(values, dtype=F64):
 
 def brute_force(sizes, total, logits):
     """All support points and their exact log pmf, straight from the formula (float64)."""
-    points = [x for x in itertools.product(*(range(m + 1) for m in sizes)) if sum(x) == total]
-    x = _tensor(points)
-    m = _tensor(sizes)
-    log_weight = (torch.lgamma(m + 1) - torch.lgamma(x + 1) - torch.lgamma(m - x + 1) + x * _tensor(logits)).sum(-1)
-    return x, log_weight - log_weight.logsumexp(0)
-
-
-def _log_fisher_pmf(x, m1, m2, draws, odds):
-    """Univariate Fisher noncentral hypergeometric log pmf of ``x`` balls of colour 1 (two colours)."""
-
-    def log_term(j):
-        return (
-            math.lgamma(m1 + 1)
-            - math.lgamma(j + 1)
-            - math.lgamma(m1 - j + 1)
-            + math.lgamma(m2 + 1)
-            - math.lgamma(draws - j + 1)
-            - math.lgamma(m2 - draws + j + 1)
-            + j * math.log(odds)
-        )
-
-    feasible = range(max(0, draws - m2), min(m1, draws) + 1)
-    log_norm = torch.logsumexp(torch.tensor([log_term(j) for j in feasible], dtype=F64), 0).item()
-    return log_term(x) - log_norm if x in feasible else -math.inf
-
-
-def merged_scheme_log_pmf(sizes, total, weights, points, order=None):
-    """The law of the released approximate sampler for one class order (default: all orders, averaged).
-
-    Each class is drawn against ONE merged class of the not-yet-sampled ones, whose weight is the size-weighted
-    mean of their weights (the plain mean when the sizes are equal); the released code draws a random order per
-    call, so its law is the average over orders.
-    """
-    if order is None:
-        orders = list(itertools.permutations(range(len(sizes))))
-        laws = torch.stack([merged_scheme_log_pmf(sizes, total, weights, points, o) for o in orders])
-        return laws.logsumexp(0) - math.log(len(orders))
-    out = []
-    for x in points.long().tolist():
-        log_p, left = 0.0, total
-        for i, k in enumerate(order[:-1]):
-            rest = [sizes[l] for l in order[i + 1 :]]
-            if sum(rest) == 0:
-                break
-            rest_weight = sum(m * weights[l] for m, l in zip(rest, order[i + 1 :], strict=True)) / sum(rest)
-            log_p += _log_fisher_pmf(x[k], sizes[k], sum(rest), left, weights[k] / rest_weight)
-            left -= x[k]
-        out.append(log_p)
-    return torch.tensor(out, dtype=F64)
+    return mvhg_log_pmf(sizes, total, logits)
 
 
 def log_space_normaliser(sizes, total, logits):
@@ -96,27 +48,6 @@ def log_space_normaliser(sizes, total, logits):
         shifted = torch.where(shift >= 0, poly[shift.clamp(min=0)], -math.inf)
         acc = torch.logsumexp(acc[None, :] + shifted, dim=-1)
     return acc
-
-
-def pooled_chisquare(observed, expected_probs, min_expected=5.0):
-    """``scipy.stats.chisquare`` after pooling every bin with expected count below ``min_expected``."""
-    observed = np.asarray(observed, dtype=float)
-    expected = np.asarray(expected_probs, dtype=float)
-    expected = expected / expected.sum() * observed.sum()
-    small = expected < min_expected
-    obs = np.append(observed[~small], observed[small].sum())
-    exp = np.append(expected[~small], expected[small].sum())
-    if exp[-1] == 0:
-        obs, exp = obs[:-1], exp[:-1]
-    return stats.chisquare(obs, exp)
-
-
-def histogram(samples, points):
-    index = {tuple(p): i for i, p in enumerate(points.long().tolist())}
-    counts = np.zeros(len(points))
-    for row in samples.reshape(-1, points.shape[-1]).long().tolist():
-        counts[index[tuple(row)]] += 1
-    return counts
 
 
 URNS = {
@@ -228,13 +159,13 @@ def test_samples_follow_the_exact_pmf(urn, method):
     with torch.no_grad():
         draws = getattr(dist, method)(torch.Size((50_000,)))
     assert dist.support.check(draws).all()
-    observed = histogram(draws, points)
-    result = pooled_chisquare(observed, log_pmf.exp().numpy())
-    assert result.pvalue > 1e-3, result
+    observed = sample_counts(draws, points, 1)
+    p_value = goodness_of_fit(observed, log_pmf.exp())
+    assert p_value > 1e-3, p_value
     if urn == URNS["drpm-skewed-n12"]:
         # Power: the same draws decisively reject the merged-class approximation of the released code.
-        merged = merged_scheme_log_pmf(list(sizes), total, list(SKEWED), points).exp().numpy()
-        assert pooled_chisquare(observed, merged).pvalue < 1e-20
+        merged = merged_scheme_log_pmf(list(sizes), total, list(SKEWED), points).exp()
+        assert goodness_of_fit(observed, merged) < 1e-20
 
 
 def test_merged_scheme_is_exact_only_for_equal_merged_weights():
@@ -433,7 +364,9 @@ def test_bad_arguments_raise_value_errors_naming_them():
     ]:
         arguments = {"class_sizes": sizes, "total_count": 5, "logits": logits, **kwargs}
         with pytest.raises(ValueError, match=name):
-            MVHG(**arguments, validate_args=False)
+            MVHG(**arguments, validate_args=True)
+        if name != "class_sizes" or len(kwargs["class_sizes"]) == 2:  # a value, not a shape, error
+            MVHG(**arguments, validate_args=False)  # value checks run only under validation
 
 
 def test_values_outside_the_support():

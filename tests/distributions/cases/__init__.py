@@ -26,8 +26,12 @@ class Case:
         and ``log_prob``.
     :param invalid_values: ``invalid_values(dist) -> list`` of values outside the support (event-shaped) that
         ``log_prob`` must reject under validation and score ``-inf`` without it.
-    :param bad_params: list of ``(kwargs_update, message_fragment)``: replacing those constructor arguments
-        must raise ``ValueError`` whose message contains the fragment.
+    :param bad_params: list of ``(kwargs_update, message_fragment)`` of bad *values*: replacing those
+        constructor arguments must raise ``ValueError`` whose message contains the fragment under validation,
+        and construct without error (and without reading tensor values on the host) with validation off.
+    :param eager_errors: the same for bad *shapes* and unknown options, which raise whatever ``validate_args``.
+    :param shapes_from_tensors: ``False`` where the event shape is fixed by integer arguments, so that
+        ``infer_shapes`` cannot know it from shapes alone and raises ``NotImplementedError``.
     """
 
     name: str
@@ -36,10 +40,13 @@ class Case:
     grad_params: tuple[str, ...] = ()
     invalid_values: Callable[[object], list] = lambda dist: []
     bad_params: list[tuple[dict, str]] = field(default_factory=list)
+    eager_errors: list[tuple[dict, str]] = field(default_factory=list)
+    shapes_from_tensors: bool = True
 
-    def build(self, dtype=torch.float64, requires_grad=False, **overrides):
+    def build(self, dtype=torch.float64, requires_grad=False, device="cpu", **overrides):
         kwargs = self.make(dtype)
         kwargs.update(overrides)
+        kwargs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
         if requires_grad:
             for name in self.grad_params:
                 kwargs[name] = kwargs[name].detach().clone().requires_grad_(True)

@@ -11,10 +11,14 @@ CASES = [
         make=lambda dtype: {"concentration": torch.tensor(1.3, dtype=dtype), "num_subsets": 3, "num_elements": 4},
         grad_params=("concentration",),
         invalid_values=_not_assignments,
+        shapes_from_tensors=False,
         bad_params=[
             ({"concentration": torch.tensor(float("nan"))}, "concentration"),
             ({"concentration": torch.tensor(0.0)}, "concentration"),
             ({"concentration": torch.tensor(-1.0)}, "concentration"),
+            ({"concentration": torch.tensor(float("inf"))}, "concentration"),
+        ],
+        eager_errors=[
             ({"num_subsets": 0}, "num_subsets"),
             ({"num_subsets": 2.5}, "num_subsets"),
             ({"num_elements": -3}, "num_elements"),
@@ -30,5 +34,6 @@ CASES = [
         },
         grad_params=("concentration",),
         invalid_values=_not_assignments,
+        shapes_from_tensors=False,
     ),
 ]

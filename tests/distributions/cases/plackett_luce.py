@@ -23,8 +23,12 @@ CASES = [
         bad_params=[
             ({"logits": torch.tensor([0.0, float("nan")])}, "logits"),
             ({"logits": torch.tensor([0.0, float("inf")])}, "logits"),
-            ({"logits": torch.zeros(0)}, "logits"),
             ({"temperature": 0.0}, "temperature"),
+        ],
+        eager_errors=[
+            ({"logits": torch.zeros(0)}, "logits"),
+            ({"logits": torch.tensor(1.0)}, "logits"),
+            ({"temperature": torch.ones(2)}, "temperature"),
             ({"relaxation": "bubble"}, "relaxation"),
         ],
     ),
