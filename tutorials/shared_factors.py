@@ -319,13 +319,24 @@ plt.close(fig)
 # %% [markdown]
 # ## What the numbers say
 #
-# The results file `benchmarks/results/shared_factors.md` holds the measured table of the full run. Read the
-# paired differences there: a negative count MAE difference means the DRPM recovers the number of shared
-# factors better than Ada-VAE's rule. The thresholding rule always declares at least one dimension independent
-# and, unless all divergences are equal, at least one shared, so it cannot be right for pairs that share
-# nothing; the DRPM guide can choose any size. Where the DRPM does not beat the heuristic (disentanglement,
-# reconstruction or time) the table says so: it is slower, since every step evaluates two exact DRPM
-# log-probabilities.
+# The measured table of the full run is `benchmarks/results/shared_factors.md` (printed above). In that run
+# (3 seeds, 20 epochs):
+#
+# * **The number of shared factors.** The DRPM infers it better than Ada-VAE's rule on every seed (the paired
+#   difference of the count error and its interval are negative), and better than guessing 2 for every pair
+#   (error 1.2 under uniform counts); Ada-VAE's counts barely depend on the truth (mostly 3-4 shared, an error
+#   above that constant guess), like the same rule applied to the unpaired VAE. The DRPM's counts do follow
+#   the truth but are compressed towards the middle: it never inferred 0 shared dimensions and rarely 4, so
+#   it is far from the oracle. Ada-VAE's rule cannot infer 0 at all (the smallest divergence is always below
+#   the threshold unless all divergences are equal).
+# * **Disentanglement.** Where the DRPM does not beat the heuristic: MIG and DCI of the DRPM and Ada-VAE are
+#   indistinguishable over 3 seeds (both paired intervals contain 0), and even the oracle, told the counts,
+#   aligns the latents no better at this training budget. All three paired models are ahead of the unpaired
+#   VAE on average, the benefit of weak supervision.
+# * **Reconstruction.** The DRPM reconstructs better than Ada-VAE, whose rule forces about 4 of 5 dimensions
+#   to be shared whatever the pair, at the level of the unpaired VAE.
+# * **Cost.** The DRPM is several times slower per run, since every step evaluates two exact DRPM
+#   log-probabilities.
 
 # %%
 assert (output / "metrics_per_method.png").is_file() and (output / "inferred_vs_true_shared.png").is_file()
@@ -334,7 +345,30 @@ for method in METHODS:
     for r in results[method]:
         assert np.isfinite(r["losses"]).all() and r["losses"][-1] < r["losses"][0], method
 assert all(r["count MAE"] == 0 for r in results["oracle"]), "the oracle is told the counts"
+assert all(r["counts"].min() >= 1 for r in results["Ada-VAE"]), "the rule never infers 0 shared"
+
+
+def mean(method, metric):
+    return float(np.mean([r[metric] for r in results[method]]))
+
+
+def interval_contains_zero(metric):
+    diff = np.array([a[metric] - b[metric] for a, b in zip(results["DRPM"], results["Ada-VAE"], strict=True)])
+    half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
+    return abs(diff.mean()) <= half
+
+
 if not smoke_test:
-    drpm_error = np.mean([r["count MAE"] for r in results["DRPM"]])
-    # a guess of 2 for every pair has a mean absolute error of 1.2 under the uniform counts
-    assert drpm_error < 1.2, "the DRPM's inferred counts beat a constant guess"
+    CONSTANT_GUESS_ERROR = 1.2  # guessing 2 shared for every pair, counts uniform on 0..4
+    drpm_errors = [r["count MAE"] for r in results["DRPM"]]
+    ada_errors = [r["count MAE"] for r in results["Ada-VAE"]]
+    assert all(d < a for d, a in zip(drpm_errors, ada_errors, strict=True)), "DRPM beats the rule on every seed"
+    assert mean("DRPM", "count MAE") < CONSTANT_GUESS_ERROR < mean("Ada-VAE", "count MAE")
+    assert all(r["counts"].min() >= 1 for r in results["DRPM"]), "the DRPM never inferred 0 shared"
+    assert interval_contains_zero("MIG") and interval_contains_zero("DCI"), "disentanglement: no difference"
+    assert abs(mean("oracle", "MIG") - mean("Ada-VAE", "MIG")) < 0.02, "the oracle aligns no better"
+    for method in ("DRPM", "Ada-VAE", "oracle"):
+        assert mean(method, "MIG") > mean("unpaired VAE", "MIG"), method
+        assert mean(method, "DCI") > mean("unpaired VAE", "DCI"), method
+    assert mean("DRPM", "reconstruction MSE") < mean("Ada-VAE", "reconstruction MSE")
+    assert mean("DRPM", "seconds") > 2 * mean("Ada-VAE", "seconds"), "the DRPM is several times slower"

@@ -100,6 +100,7 @@ class SharedFactorsVAE(PairedVAE):
     :param latent_dim: the number of latent dimensions ``d`` (at least 2).
     :param hidden_dims: widths of the encoder's hidden layers (the decoder mirrors them).
     :param likelihood: ``"gaussian"`` or ``"bernoulli"``.
+    :param copy_scale: the standard deviation of a shared dimension of ``z_2`` around ``z_1``.
     :param prior: the prior over partitions (default :class:`~pyro_drpm.partitions.DRPMPrior` with 2 subsets and
         learned size logits); must have 2 subsets.
     :param partition_hidden: width of the partition guide's per-dimension networks.
@@ -118,10 +119,11 @@ class SharedFactorsVAE(PairedVAE):
         *,
         hidden_dims: Sequence[int] = (64, 64),
         likelihood: str = "gaussian",
+        copy_scale: float = 0.05,
         prior: PartitionPrior | None = None,
         partition_hidden: int = 32,
     ):
-        super().__init__(input_dim, latent_dim, hidden_dims=hidden_dims, likelihood=likelihood)
+        super().__init__(input_dim, latent_dim, hidden_dims=hidden_dims, likelihood=likelihood, copy_scale=copy_scale)
         prior = DRPMPrior(2) if prior is None else prior
         if getattr(prior, "num_subsets", None) != 2:
             raise ValueError(f"prior must be a PartitionPrior with 2 subsets, got {prior!r}")

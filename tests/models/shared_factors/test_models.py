@@ -121,7 +121,7 @@ def test_a_few_svi_steps_lower_the_loss(cls):
     schedules = {"temperature": ConstantSchedule(0.5)} if cls is SharedFactorsVAE else None
     losses = fit_pairs(vae, x1, x2, 8, batch_size=64, lr=5e-3, schedules=schedules)
     assert np.isfinite(losses).all()
-    # measured over 3 seeds: the last epoch's loss is 0.64-0.79 of the first's; margin 0.1
+    # measured over 3 seeds: the last epoch's loss is 0.65-0.75 of the first's; margin 0.15
     assert losses[-1] < 0.9 * losses[0]
 
 
@@ -148,6 +148,10 @@ def test_bad_input_raises_value_errors(cls):
         cls(INPUT_DIM, 1)
     with pytest.raises(ValueError, match="likelihood"):
         cls(INPUT_DIM, LATENT_DIM, likelihood="poisson")
+    with pytest.raises(ValueError, match="copy_scale"):
+        cls(INPUT_DIM, LATENT_DIM, copy_scale=0.0)
+    with pytest.raises(ValueError, match="input_dim"):
+        cls(0, LATENT_DIM)
     vae = cls(INPUT_DIM, LATENT_DIM, hidden_dims=(8,))
     x1, x2 = _pair()
     with pytest.raises(ValueError, match="same batch size"):
