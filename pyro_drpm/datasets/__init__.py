@@ -2,5 +2,15 @@
 
 from pyro_drpm.datasets.digits import load_digits_01
 from pyro_drpm.datasets.mnist import IDX_FILES, NPZ_NAMES, load_mnist, read_idx
+from pyro_drpm.datasets.paired_factors import PairedFactors, make_paired_factors, nonlinear_mixing
 
-__all__ = ["IDX_FILES", "NPZ_NAMES", "load_digits_01", "load_mnist", "read_idx"]
+__all__ = [
+    "IDX_FILES",
+    "NPZ_NAMES",
+    "PairedFactors",
+    "load_digits_01",
+    "load_mnist",
+    "make_paired_factors",
+    "nonlinear_mixing",
+    "read_idx",
+]
