@@ -383,7 +383,7 @@ def main():
         f"{describe_machine()} ({_versions()}); `python benchmarks/bench_drpm.py{' --quick' if args.quick else ''}`. "
         f"K = {NUM_SUBSETS}, float32, temperature {TEMPERATURE}. Times are medians (ms) of one `rsample` + "
         "`log_prob` + `backward` after a warm-up, CPU time of the process (one thread; the machine was shared "
-        "with other jobs, so wall clock, last column but one, ran up to ~3x longer); memory is the growth of the "
+        "with other jobs, so wall clock, the column *wall*, ran several times longer); memory is the growth of the "
         "process's peak RSS over its size after set-up (GB). *fused* is the default path (`straight_through_sort`: "
         "no n x n matrix), *dense* the same draw with today's n x n relaxed permutation "
         "(`straight_through_sort_reference`), both with the same exact `log_prob`; *released* is the in-benchmark "

@@ -194,7 +194,8 @@ class _StraightThroughSort(torch.autograd.Function):
         need_temperature = ctx.needs_input_grad[3]
         grad_scores, grad_aux = torch.zeros_like(scores), torch.zeros_like(aux)
         grad_tau = torch.zeros_like(temperature)
-        for i in range(scores.shape[0]):
+        relaxed = ctx.needs_input_grad[0] or ctx.needs_input_grad[1] or need_temperature
+        for i in range(scores.shape[0] if relaxed else 0):  # one partition at a time: B times one's cost
             x = scores[i, order[i]]
             if ctx.relaxation == "neuralsort":
                 relaxation = _Relaxation("neuralsort", x, aux[i, order[i]], temperature)
@@ -221,6 +222,8 @@ class _StraightThroughSort(torch.autograd.Function):
         grad_left = None
         if left is not None and ctx.needs_input_grad[2]:
             grad_left = grad_value.gather(-1, order.unsqueeze(-2).expand(grad_value.shape))  # d(L P)/dL = G P^T
+        if not relaxed:
+            grad_scores = grad_aux = None
         return grad_scores, grad_aux, grad_left, grad_tau if need_temperature else None, None, None
 
 
