@@ -432,7 +432,8 @@ def main():
         "linearly in the score distance, so at temperature 0.5 its band is the whole row: the fused backward is dense"
         " (O(n^2) time) but chunked (O(n) memory). The `log_prob` column is the current exact one in both paths; "
         "before this change it also integrated the value gradient's posterior a second time and took one exponential "
-        "more per membership term (n = 4096: 80 ms in the previous measurement, 2026-11-30).",
+        "more per membership term (n = 4096: 80 ms in the previous measurement, 2026-11-30). Every step draws new "
+        "size logits, as in training, so the MVHG's plan cache (same urn and logits) never hits here.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

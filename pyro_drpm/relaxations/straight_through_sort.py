@@ -179,7 +179,7 @@ class _StraightThroughSort(torch.autograd.Function):
         n = scores.shape[-1]
         order = scores.argsort(dim=-1, descending=True)  # order[r] = the element at rank r
         if left is None:
-            value = torch.nn.functional.one_hot(order, n).to(scores.dtype)
+            value = scores.new_zeros(order.shape + (n,)).scatter_(-1, order.unsqueeze(-1), 1.0)  # one-hot rows
         else:
             rank = torch.empty_like(order).scatter_(-1, order, torch.arange(n, device=order.device).expand_as(order))
             value = left.gather(-1, rank.unsqueeze(-2).expand(left.shape))
@@ -191,10 +191,11 @@ class _StraightThroughSort(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_value):
         scores, aux, left, temperature, order = ctx.saved_tensors
-        need_temperature = ctx.needs_input_grad[3]
+        needs = ctx.needs_input_grad
+        need_temperature = needs[3]
         grad_scores, grad_aux = torch.zeros_like(scores), torch.zeros_like(aux)
         grad_tau = torch.zeros_like(temperature)
-        relaxed = ctx.needs_input_grad[0] or ctx.needs_input_grad[1] or need_temperature
+        relaxed = (needs[0] or needs[1] or need_temperature) and scores.shape[-1] > 0
         for i in range(scores.shape[0] if relaxed else 0):  # one partition at a time: B times one's cost
             x = scores[i, order[i]]
             if ctx.relaxation == "neuralsort":
@@ -220,11 +221,16 @@ class _StraightThroughSort(torch.autograd.Function):
                 grad_aux[i] = grad_a
             grad_tau += tau_part
         grad_left = None
-        if left is not None and ctx.needs_input_grad[2]:
+        if left is not None and needs[2]:
             grad_left = grad_value.gather(-1, order.unsqueeze(-2).expand(grad_value.shape))  # d(L P)/dL = G P^T
-        if not relaxed:
-            grad_scores = grad_aux = None
-        return grad_scores, grad_aux, grad_left, grad_tau if need_temperature else None, None, None
+        return (
+            grad_scores if needs[0] else None,
+            grad_aux if needs[1] else None,
+            grad_left,
+            grad_tau if need_temperature else None,
+            None,
+            None,
+        )
 
 
 def straight_through_sort(
@@ -275,14 +281,14 @@ def straight_through_sort(
     n = scores.shape[-1]
     temperature = torch.as_tensor(temperature, dtype=scores.dtype, device=scores.device)
     batch = scores.shape[:-1] if left is None else torch.broadcast_shapes(scores.shape[:-1], left.shape[:-2])
-    scores = scores.expand(batch + (n,)).reshape(-1, n)
+    scores = scores.expand(batch + (n,)).reshape(batch.numel(), n)
     if relaxation == "neuralsort":
         aux = _abs_deviation_sums(scores)
     else:
         aux = scores.sort(dim=-1, descending=True).values
     if left is not None:
         num_rows = left.shape[-2]
-        left = left.expand(batch + (num_rows, n)).reshape(-1, num_rows, n)
+        left = left.expand(batch + (num_rows, n)).reshape(batch.numel(), num_rows, n)
     value = _StraightThroughSort.apply(scores, aux, left, temperature.reshape(()), relaxation, banded)
     return value.reshape(batch + value.shape[-2:])
 

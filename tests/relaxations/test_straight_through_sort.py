@@ -190,3 +190,12 @@ def test_only_the_left_factor_gets_a_gradient_when_the_scores_need_none():
     value = straight_through_sort(scores, 0.5, left=left)
     (value * torch.arange(10.0, dtype=torch.float64).view(2, 5)).sum().backward()
     assert left.grad is not None and not scores.requires_grad
+
+
+def test_empty_and_single_element_sets():
+    for n in (0, 1):
+        scores = torch.randn(2, n, dtype=torch.float64, requires_grad=True)
+        value = straight_through_sort(scores, 0.5)
+        assert value.shape == (2, n, n)
+        value.sum().backward()
+        assert torch.equal(scores.grad, torch.zeros_like(scores))
