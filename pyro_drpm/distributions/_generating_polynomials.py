@@ -35,6 +35,7 @@ held fixed; as the identity above holds for *every* ``s``, the gradient at fixed
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
@@ -231,6 +232,35 @@ def make_plan(logits: torch.Tensor, sizes: torch.Tensor, total: torch.Tensor) ->
             fft_len=fft_len,
             floor=rounding_floor(sizes.shape[-1], fft_len),
         )
+
+
+# Plans of the last few urns (with their logits), so that distributions rebuilt with the same parameters (a prior
+# with fixed logits, evaluation, a model and a guide that share an urn) skip the tilt solve and the windows.
+_PLAN_CACHE: OrderedDict = OrderedDict()
+_PLAN_CACHE_SIZE = 8
+
+
+def cached_plan(logits: torch.Tensor, sizes: torch.Tensor, total: torch.Tensor) -> UrnPlan:
+    """:func:`make_plan`, reusing the plan of an earlier call with the same values, shapes, dtype and device.
+
+    The key is the parameters' bytes (a host copy of ``B * (2K + 1)`` numbers); the plan's tensors are never
+    modified after construction, so sharing them is safe. Tensors that cannot be read back (e.g. under tracing)
+    are planned afresh.
+    """
+    try:
+        with torch.no_grad():
+            values = torch.cat([logits.reshape(-1), sizes.reshape(-1), total.reshape(-1)]).cpu().numpy().tobytes()
+    except (RuntimeError, TypeError):
+        return make_plan(logits, sizes, total)
+    key = (values, logits.shape, sizes.shape, total.shape, logits.dtype, str(logits.device))
+    plan = _PLAN_CACHE.get(key)
+    if plan is None:
+        plan = _PLAN_CACHE[key] = make_plan(logits, sizes, total)
+        while len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
+            _PLAN_CACHE.popitem(last=False)
+    else:
+        _PLAN_CACHE.move_to_end(key)
+    return plan
 
 
 def log_tilted_pmfs(logits: torch.Tensor, sizes: torch.Tensor, plan: UrnPlan) -> torch.Tensor:

@@ -79,8 +79,10 @@ class DRPM(TorchDistribution):
     sampler and the ranking with Plackett-Luce's (a relaxed sort, ``relaxation``, both at ``temperature``),
     and returns :math:`Y = W P` with :math:`W` built in O(K n) from the relaxed sizes
     (:func:`~pyro_drpm.relaxations.windows.window_matrix`, whose gradient moves each subset boundary along a
-    logistic ramp half a rank wide), so gradients reach both ``size_logits`` and ``score_logits``; the hard
-    n x n permutation matrix is never formed. With ``hard=True`` (default) the forward value is an exact 0/1
+    logistic ramp half a rank wide), so gradients reach both ``size_logits`` and ``score_logits``; with
+    ``hard=True`` no n x n matrix is formed, hard or relaxed (the relaxed sort's gradient is computed in row
+    chunks of its band, :func:`~pyro_drpm.relaxations.straight_through_sort.straight_through_sort`). With
+    ``hard=True`` (default) the forward value is an exact 0/1
     partition drawn from the exact DRPM law; the gradients are straight-through estimates, biased (measured
     against enumeration in ``tests/distributions/test_drpm.py``). With ``hard=False`` it returns
     the relaxed matrix, which is not 0/1 and lies outside the support: use it outside ``pyro.sample`` or

@@ -194,7 +194,7 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
 
     @lazy_property
     def _plan(self) -> gp.UrnPlan:
-        return gp.make_plan(*self._float64())
+        return gp.cached_plan(*self._float64())
 
     def log_normalizer(self) -> torch.Tensor:
         """``log P0``, the log of the normalising constant (batch shape, differentiable in ``logits``)."""

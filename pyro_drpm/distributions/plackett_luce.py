@@ -35,9 +35,26 @@ def ranking_to_permutation_matrix(ranking: torch.Tensor, dtype: torch.dtype | No
 def gumbel_perturbed_logits(logits: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     """``logits`` expanded to ``shape`` plus Gumbel(0, 1) noise: sorted decreasingly, an exact Plackett-Luce draw.
 
-    The one perturb step of every Plackett-Luce sampler here (this distribution's and the DRPM's): the ranking is
-    ``argsort(perturbed, descending=True)`` (Gumbel-max trick, Yellott 1977), and the straight-through samplers
-    relax the same sort.
+    .. math::
+
+        \tilde\\ell_i = \\ell_i + g_i, \\quad g_i \\sim \\mathrm{Gumbel}(0, 1), \\qquad
+        \\pi = \\mathrm{argsort}(\tilde\\ell, \text{descending}) \\sim \\mathrm{PL}(e^{\\ell}).
+
+    The one perturb step of every Plackett-Luce sampler here (this distribution's and the DRPM's); the
+    straight-through samplers relax the same sort.
+
+    Example::
+
+        >>> gumbel_perturbed_logits(torch.zeros(3), torch.Size([2, 3])).shape
+        torch.Size([2, 3])
+
+    :param logits: log-scores ``(..., n)``, broadcastable to ``shape``.
+    :param shape: the shape of the draw, ``sample_shape + batch_shape + (n,)``.
+    :returns: the perturbed logits, dtype and device of ``logits``.
+
+    Reference: Yellott, "The relationship between Luce's Choice Axiom, Thurstone's Theory of Comparative Judgment,
+    and the double exponential distribution", J. Math. Psych. 15 (1977),
+    https://doi.org/10.1016/0022-2496(77)90026-8.
     """
     return logits.expand(shape) + gumbel_noise(shape, logits)
 

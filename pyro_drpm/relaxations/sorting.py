@@ -2,7 +2,9 @@
 
 Both functions sort in *decreasing* order, matching the Plackett-Luce convention of this package: row ``r`` of the
 result is (a relaxation of) the one-hot of the element with the ``r``-th largest score. Both cost O(n^2) time and
-memory, which is the size of their output.
+memory, which is the size of their output; for a straight-through sort, whose forward value is the exact
+permutation, :func:`~pyro_drpm.relaxations.straight_through_sort.straight_through_sort` computes their gradient
+without forming the matrix.
 """
 
 from __future__ import annotations

@@ -297,3 +297,29 @@ def test_value_gradient_is_finite_in_float32_at_extreme_logits():
     value = _assignment(block.tolist(), 4, dtype=torch.float32).requires_grad_(True)
     grads = torch.autograd.grad(log_prob_ordered_blocks(logits, value), (logits, value))
     assert all(torch.isfinite(g).all() for g in grads)
+
+
+def _direct_membership_slopes(posterior, logits, log_rest, nodes, x_small):
+    """The value gradient's terms one by one, as first written: ``E_k[log(1 - exp(-e^x))]`` with
+    ``x = u + l_i - log R_k``, and ``x`` itself below ``log eps``."""
+    x = nodes.unsqueeze(-1) + (logits.unsqueeze(-2) - log_rest.unsqueeze(-1)).unsqueeze(-3)  # (B, J, K, n)
+    terms = torch.where(x < x_small, x, torch.log(-torch.expm1(-x.clamp(min=x_small).exp())))
+    return (posterior.unsqueeze(-1) * terms).sum(-3)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_membership_slopes_equal_the_direct_formula(dtype):
+    from pyro_drpm.distributions.ordered_blocks import _membership_slopes, _quadrature_settings
+
+    x_small = _quadrature_settings(dtype)[0]
+    logits = torch.cat([3 * torch.randn(2, 40), 1e3 * torch.randn(2, 8)], -1).to(dtype)  # extremes included
+    log_rest = (4 * torch.randn(2, 5)).to(dtype)
+    nodes = (torch.rand(2, 16, 5) * 30 - 20).to(dtype)  # log-times as the quadrature places them
+    posterior = torch.softmax(torch.randn(2, 16, 5), dim=-2).to(dtype)
+    got = _membership_slopes(posterior, logits, log_rest, nodes, x_small)
+    expected = _direct_membership_slopes(posterior, logits, log_rest, nodes, x_small)
+    assert torch.isfinite(got).all()
+    # both are the same terms to within eps in absolute terms (e^u e^c against e^(u + c), and the floor at eps
+    # against the switch to x), relative to the terms' magnitude
+    eps = torch.finfo(dtype).eps
+    assert torch.allclose(got, expected, rtol=16 * eps, atol=16 * eps)

@@ -182,3 +182,20 @@ def test_plackett_luce_rsample_is_the_exact_permutation_with_the_relaxed_gradien
     (dense,) = torch.autograd.grad((dense_value * upstream).sum(), logits)
     assert torch.equal(value, dense_value) and d.support.check(value).all()
     assert torch.allclose(fused, dense, rtol=TOLERANCE, atol=TOLERANCE)
+
+
+def test_only_the_left_factor_gets_a_gradient_when_the_scores_need_none():
+    scores = torch.randn(5, dtype=torch.float64)
+    left = torch.randn(2, 5, dtype=torch.float64, requires_grad=True)
+    value = straight_through_sort(scores, 0.5, left=left)
+    (value * torch.arange(10.0, dtype=torch.float64).view(2, 5)).sum().backward()
+    assert left.grad is not None and not scores.requires_grad
+
+
+def test_empty_and_single_element_sets():
+    for n in (0, 1):
+        scores = torch.randn(2, n, dtype=torch.float64, requires_grad=True)
+        value = straight_through_sort(scores, 0.5)
+        assert value.shape == (2, n, n)
+        value.sum().backward()
+        assert torch.equal(scores.grad, torch.zeros_like(scores))
