@@ -15,3 +15,19 @@ def test_docs_page_examples(page):
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     result = doctest.testfile(str(page), module_relative=False, optionflags=flags, verbose=False)
     assert result.failed == 0, f"{result.failed} example(s) failed in {page.name}"
+
+
+def test_every_exported_name_has_an_api_entry(monkeypatch):
+    """The generated API pages document each name of every public package's ``__all__`` (docs/_ext/api_pages.py)."""
+    pytest.importorskip("sphinx")
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "docs" / "_ext"))
+    import api_pages
+
+    api_pages.CANONICAL.update(api_pages.canonical_names())
+    documented = {
+        f"{module}.{name}" for module, _ in api_pages.public_modules() for name in api_pages.documented_here(module)
+    }
+    packages = [name for name, is_package in api_pages.public_modules() if is_package]
+    missing = [entry for package in packages for entry in api_pages.package_entries(package) if entry not in documented]
+    assert not missing, f"exported but without an API entry: {missing}"
+    assert "pyro_drpm.distributions.drpm.DRPM" in documented

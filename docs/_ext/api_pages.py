@@ -17,7 +17,10 @@ import re
 from pathlib import Path
 from types import ModuleType
 
+from sphinx.util import logging
+
 PACKAGE = "pyro_drpm"
+logger = logging.getLogger(__name__)
 #: id(object) -> the full name it is documented under; filled by write_pages
 CANONICAL: dict[int, str] = {}
 
@@ -67,8 +70,42 @@ def canonical_names() -> dict[int, str]:
     for name, _ in public_modules():
         module = importlib.import_module(name)
         for attribute in defined_names(module):
-            canonical.setdefault(id(getattr(module, attribute)), f"{name}.{attribute}")
+            value = getattr(module, attribute)
+            if id(value) not in canonical or attribute == getattr(value, "__name__", None):  # not an alias's name
+                canonical[id(value)] = f"{name}.{attribute}"
+    for name, is_package in public_modules():  # exported from a private module: documented on the package's page
+        if is_package:
+            module = importlib.import_module(name)
+            for attribute in _exported(module):
+                canonical.setdefault(id(getattr(module, attribute)), f"{name}.{attribute}")
     return canonical
+
+
+def documented_here(module_name: str) -> list[str]:
+    """The names the section of ``module_name`` documents (needs ``CANONICAL``)."""
+    module = importlib.import_module(module_name)
+    names = defined_names(module)
+    if hasattr(module, "__path__"):
+        names += [
+            attribute
+            for attribute in _exported(module)
+            if attribute not in names and CANONICAL.get(id(getattr(module, attribute))) == f"{module_name}.{attribute}"
+        ]
+    return names
+
+
+def package_entries(package: str) -> list[str]:
+    """The documented full name of every name in ``package.__all__``, in its order (an alias keeps its name)."""
+    module = importlib.import_module(package)
+    entries = []
+    for attribute in _exported(module):
+        full = CANONICAL.get(id(getattr(module, attribute)))
+        if full is not None:
+            home = full.rpartition(".")[0]
+            entries.append(f"{home}.{attribute}" if attribute in documented_here(home) else full)
+        else:
+            entries.append(f"{package}.{attribute}")  # not documented anywhere: check_completeness reports it
+    return entries
 
 
 def _title(text: str, underline: str) -> list[str]:
@@ -103,13 +140,10 @@ def write_pages(output: Path) -> list[str]:
     CANONICAL.update(canonical_names())
     packages = [name for name, is_package in modules if is_package]
     for package in packages:
-        module = importlib.import_module(package)
-        own = defined_names(module)
+        own = documented_here(package)
         lines = _title(f"``{package}``", "=")
         lines += [f".. automodule:: {package}", ""]
-        targets = [
-            CANONICAL[id(value)] for value in map(module.__getattribute__, _exported(module)) if id(value) in CANONICAL
-        ]
+        targets = [entry for entry in package_entries(package) if id(_import(entry)) in CANONICAL]
         if targets:
             lines += [
                 ".. rubric:: Public names",
@@ -123,11 +157,10 @@ def write_pages(output: Path) -> list[str]:
             lines += [f"   ~{target}" for target in targets] + [""]
         children = [name for name in packages if name.rpartition(".")[0] == package]
         if children:
-            lines += [".. rubric:: Sub-packages", "", ".. toctree::", "   :maxdepth: 1", ""]
-            lines += [f"   {child}" for child in children] + [""]
+            lines += [".. rubric:: Sub-packages", ""] + [f"- :mod:`{child}`" for child in children] + [""]
         lines += _entries(package, own)
         for module_name in [name for name, is_pkg in modules if not is_pkg and name.rpartition(".")[0] == package]:
-            documented = defined_names(importlib.import_module(module_name))
+            documented = documented_here(module_name)
             if documented:
                 lines += _title(f"``{module_name}``", "-")
                 lines += [f".. automodule:: {module_name}", ""] + _entries(module_name, documented)
@@ -206,6 +239,17 @@ def _nearest_documented_module(domain, name: str) -> str | None:
     return None
 
 
+def check_completeness(app, env):
+    """``env-check-consistency``: every name in a public package's ``__all__`` has an entry (else a warning)."""
+    objects = env.get_domain("py").objects
+    for package, is_package in public_modules():
+        if is_package:
+            for entry in package_entries(package):
+                if entry not in objects:
+                    logger.warning(f"{entry} is exported by {package} but has no API entry")
+
+
 def setup(app):
     app.connect("missing-reference", resolve_reexports)
+    app.connect("env-check-consistency", check_completeness)
     return {"parallel_read_safe": True}

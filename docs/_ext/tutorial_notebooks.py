@@ -12,6 +12,16 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+from docutils import nodes
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+#: where the executed tutorials save their figures, one folder per tutorial; set by write_notebooks
+FIGURES: list[Path] = []
+SMOKE_NOTE = """```{{note}}
+This page was executed in the tutorial's smoke mode (`CI` set), with less data and fewer steps than
+`python tutorials/{name}.py` runs, so its numbers and figures come from a short run.
+```"""
 
 SETUP = """\
 import sys
@@ -48,20 +58,21 @@ tqdm.auto.trange = lambda *args, **kwargs: _SilentProgress(range(*args), **kwarg
 """
 
 
-def write_notebooks(tutorials: Path, output: Path, figures: Path) -> list[str]:
+def write_notebooks(tutorials: Path, output: Path, figures: Path, *, smoke: bool) -> list[str]:
     """Write ``output/<name>.ipynb`` for every ``tutorials/*.py`` and ``output/index.md``; return the names."""
     output.mkdir(parents=True, exist_ok=True)
+    FIGURES[:] = [figures]
     names = []
     for script in sorted(tutorials.glob("*.py")):
         notebook = jupytext.read(script, fmt="py:percent")
         setup = nbformat.v4.new_code_cell(SETUP.format(output=str(figures / script.stem)))
         setup.metadata["tags"] = ["remove-cell"]
         notebook.cells.insert(0, setup)
+        if smoke:  # after the title cell
+            notebook.cells.insert(2, nbformat.v4.new_markdown_cell(SMOKE_NOTE.format(name=script.stem)))
         notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         target = output / f"{script.stem}.ipynb"
-        text = nbformat.writes(notebook)
-        if not target.exists() or target.read_text() != text:  # unchanged files keep Sphinx's cache valid
-            target.write_text(text)
+        target.write_text(nbformat.writes(notebook))  # written anew, so every build executes every tutorial
         names.append(script.stem)
     for stale in output.glob("*.ipynb"):
         if stale.stem not in names:
@@ -84,3 +95,18 @@ def write_notebooks(tutorials: Path, output: Path, figures: Path) -> list[str]:
     ]
     (output / "index.md").write_text("\n".join(index))
     return names
+
+
+def check_figures(app, doctree, docname):
+    """``doctree-resolved``: a tutorial page shows at least as many images as its script saved PNG files."""
+    if not docname.startswith("tutorials/") or docname == "tutorials/index":
+        return
+    saved = sorted((FIGURES[0] / docname.rpartition("/")[2]).glob("*.png"))
+    shown = len(list(doctree.findall(nodes.image)))
+    if not saved or shown < len(saved):
+        logger.warning(f"{docname}: the tutorial saved {len(saved)} PNG figure(s) but its page shows {shown}")
+
+
+def setup(app):
+    app.connect("doctree-resolved", check_figures)
+    return {"parallel_read_safe": True}
