@@ -6,6 +6,6 @@ in :mod:`pyro_drpm.relaxations`.
 
 from pyro_drpm.distributions import DRPM, MVHG, MultivariateNoncentralHypergeometric, PlackettLuce
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = ["DRPM", "MVHG", "MultivariateNoncentralHypergeometric", "PlackettLuce", "__version__"]

@@ -1,7 +1,11 @@
 """Variational clustering: DRPM-VC, deep mixture baselines, scikit-learn-style estimators and baselines, metrics.
 
-The only part of the package that imports scikit-learn (install the ``tutorials`` extra).
+The only part of the package that imports scikit-learn: install it with ``pip install 'pyro-drpm[clustering]'``.
 """
+
+from pyro_drpm._optional import require_extra
+
+require_extra("clustering", "sklearn", "scipy")
 
 from pyro_drpm.models.clustering.base import LatentClusteringModel
 from pyro_drpm.models.clustering.drpm_vc import DRPMVC

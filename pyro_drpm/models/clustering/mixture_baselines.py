@@ -89,7 +89,10 @@ class IIDMixtureVAE(_MarginalisedMixtureVAE):
     initialised from a Gaussian mixture fitted to the pretrained embedding (:meth:`init_from_mixture`).
     Prediction: ``argmax_k pi_k N(E_q[z_i]; mu_k, sigma_k^2)``.
 
-    :param encoder, decoder, n_components, beta: see :class:`~pyro_drpm.models.clustering.base.LatentClusteringModel`.
+    :param encoder: see :class:`~pyro_drpm.models.clustering.base.LatentClusteringModel`.
+    :param decoder: see :class:`~pyro_drpm.models.clustering.base.LatentClusteringModel`.
+    :param n_components: see :class:`~pyro_drpm.models.clustering.base.LatentClusteringModel`.
+    :param beta: see :class:`~pyro_drpm.models.clustering.base.LatentClusteringModel`.
     """
 
     def __init__(
