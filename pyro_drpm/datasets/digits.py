@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pyro_drpm._optional import require_extra
+
 __all__ = ["load_digits_01"]
 
 
@@ -18,6 +20,7 @@ def load_digits_01():
 
     :returns: ``(X, y)`` with ``X`` of shape ``(1797, 64)`` and ``y`` in ``0..9``.
     """
+    require_extra("clustering", "sklearn")  # an ImportError naming the extra if scikit-learn is missing
     from sklearn.datasets import load_digits
 
     digits = load_digits()
