@@ -6,7 +6,6 @@ import math
 
 import torch
 from pyro.distributions import TorchDistribution
-from torch.distributions import constraints as torch_constraints
 from torch.distributions.utils import lazy_property
 
 from pyro_drpm.distributions import constraints
@@ -132,7 +131,7 @@ class DRPM(TorchDistribution):
     arg_constraints = {
         "size_logits": constraints.finite_real_vector,
         "score_logits": constraints.finite_real_vector,
-        "class_sizes": torch_constraints.independent(torch_constraints.nonnegative_integer, 1),
+        "class_sizes": constraints.nonnegative_integer_vector,
     }
     support = constraints.assignment_matrix
     has_rsample = True

@@ -105,7 +105,7 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
     """
 
     arg_constraints = {
-        "class_sizes": torch_constraints.independent(torch_constraints.nonnegative_integer, 1),
+        "class_sizes": constraints.nonnegative_integer_vector,
         "total_count": torch_constraints.nonnegative_integer,
         "logits": constraints.finite_real_vector,
     }

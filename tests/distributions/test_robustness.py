@@ -123,3 +123,24 @@ def test_mvhg_enumerate_support_of_a_batched_urn_is_not_implemented():
     # a batch that shares one urn still enumerates (logits may differ)
     shared = MVHG(torch.tensor([2.0, 3.0]), torch.tensor(2.0), torch.randn(4, 2))
     assert shared.enumerate_support().shape == (3, 4, 2)
+
+
+# -- found by the property suite -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: DRPM(torch.zeros(0, 2), torch.zeros(3), validate_args=True),
+        lambda: MVHG(torch.ones(0, 2), torch.tensor(1.0), torch.zeros(2), validate_args=True),
+    ],
+    ids=["DRPM", "MVHG"],
+)
+def test_an_empty_batch_constructs_samples_and_scores(make):
+    """Validation of an empty batch crashed in ``independent(nonnegative_integer, 1)``, and the MVHG's FFT of an
+    empty batch in MKL."""
+    d = make()
+    for method in ("sample", "rsample"):
+        value = getattr(d, method)(torch.Size((2,)))
+        assert value.shape == (2, 0) + d.event_shape
+        assert d.log_prob(value).shape == (2, 0)
