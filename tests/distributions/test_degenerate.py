@@ -77,7 +77,8 @@ def test_all_mass_on_one_subset():
         assert torch.equal(value.detach().sum(-1), torch.tensor([0.0, 4.0, 0.0], dtype=F64).expand(4, 3))
         assert torch.allclose(dist.log_prob(value.detach()), torch.zeros(4, dtype=F64), atol=ATOL)
     value = dist.rsample(torch.Size((4,)))
-    grads = torch.autograd.grad((value * torch.randn_like(value)).sum() + dist.log_prob(value).sum(), [size_logits, score_logits])
+    loss = (value * torch.randn_like(value)).sum() + dist.log_prob(value).sum()
+    grads = torch.autograd.grad(loss, [size_logits, score_logits])
     assert all(torch.isfinite(g).all() for g in grads)
 
 
