@@ -50,8 +50,8 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
     tilted into a binomial pmf, with one common tilt chosen so that the product peaks at :math:`N`. Each pmf is kept
     on the window where it has mass above ``eps64**2``, the K pmfs are multiplied by FFT in float64, and the tilt is
     undone in log space. The FFT length is about :math:`2 \\cdot 12 \\sqrt{\\mathrm{Var}\\, S}`, i.e. O(sqrt N), so
-    the cost is O(K sqrt(N) log N) per urn. Against exact log-space convolution, :math:`\\log P_0` agrees to
-    ~1e-12 absolute for N in the thousands (the rounding of its own magnitude). Gradients of :meth:`log_prob`
+    the cost is O(K sqrt(N) log N) per urn, and :math:`\\log P_0` is exact to the rounding of its own
+    magnitude. Gradients of :meth:`log_prob`
     are exact (autograd through the FFT). All internal work is float64; results are cast to the parameters'
     dtype, so float32 parameters and urns of 10^4 balls per class neither overflow nor lose accuracy.
 
@@ -66,9 +66,9 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
     :math:`\\sum_j j\\, \\mathrm{softmax}_j`. The last class takes :math:`N - \\sum_{k<K}` of the others, so
     relaxed counts always sum to :math:`N`. Later conditionals are conditioned on the hard counts. In the backward
     pass only, they also depend on the relaxed draws left, through a first-order term whose slope is a finite
-    difference of :math:`\\log [t^{r-j}] \\prod_{l>k} g_l`. Without it, the gradient of :math:`E[f(x)]` keeps a
-    large bias at every temperature (measured on K = 3: about 3x larger). Straight-through gradients stay biased;
-    the bias falls with the temperature down to about 0.5, then levels off. With ``hard=False``, the relaxed
+    difference of :math:`\\log [t^{r-j}] \\prod_{l>k} g_l`; without it, the gradient of :math:`E[f(x)]` keeps a
+    large bias at every temperature. Straight-through gradients stay biased (the bias against enumeration:
+    ``benchmarks/results/distribution_notes.md``). With ``hard=False``, the relaxed
     counts are returned: they are not integers (and the last one may leave :math:`[0, m_K]`), so they lie outside
     the support.
 
@@ -96,12 +96,13 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
 
     References:
     [1] Sutter, Manduchi, Ryser, Vogt, "Learning Group Importance using the Differentiable Hypergeometric
-    Distribution", ICLR 2023, arXiv:2203.01629.
+    Distribution", ICLR 2023, arXiv:2203.01629, https://arxiv.org/abs/2203.01629.
     [2] Fog, "Calculation Methods for Wallenius' Noncentral Hypergeometric Distribution", Communications in
     Statistics - Simulation and Computation 37(2), 2008 (no arXiv version).
     [3] Fog, "Sampling Methods for Wallenius' and Fisher's Noncentral Hypergeometric Distributions",
     Communications in Statistics - Simulation and Computation 37(2), 2008 (no arXiv version).
-    [4] Jang, Gu, Poole, "Categorical Reparameterization with Gumbel-Softmax", arXiv:1611.01144.
+    [4] Jang, Gu, Poole, "Categorical Reparameterization with Gumbel-Softmax", ICLR 2017, arXiv:1611.01144,
+    https://arxiv.org/abs/1611.01144.
     """
 
     arg_constraints = {

@@ -79,7 +79,8 @@ class PlackettLuce(TorchDistribution):
     References:
     [1] Plackett, "The Analysis of Permutations", Applied Statistics 24 (1975). [2] Luce, "Individual Choice
     Behavior" (1959). [3] Grover et al., "Stochastic Optimization of Sorting Networks via Continuous Relaxations",
-    arXiv:1903.08850. [4] Prillo and Eisenschlos, "SoftSort", arXiv:2006.16038.
+    arXiv:1903.08850, https://arxiv.org/abs/1903.08850. [4] Prillo and Eisenschlos, "SoftSort",
+    arXiv:2006.16038, https://arxiv.org/abs/2006.16038.
     """
 
     arg_constraints = {"logits": constraints.finite_real_vector}
