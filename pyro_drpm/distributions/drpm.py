@@ -9,7 +9,12 @@ from pyro.distributions import TorchDistribution
 from torch.distributions.utils import lazy_property
 
 from pyro_drpm.distributions import constraints
-from pyro_drpm.distributions._checks import check_temperature, check_temperature_shape, check_values
+from pyro_drpm.distributions._checks import (
+    check_event_shape,
+    check_temperature,
+    check_temperature_shape,
+    check_values,
+)
 from pyro_drpm.distributions._enumeration import assignment_matrices, batch_support, check_support_size
 from pyro_drpm.distributions.noncentral_hypergeometric import MultivariateNoncentralHypergeometric
 from pyro_drpm.distributions.ordered_blocks import (
@@ -278,10 +283,7 @@ class DRPM(TorchDistribution):
         if self._validate_args:
             self._validate_sample(value)
         value = torch.as_tensor(value, dtype=self.score_logits.dtype, device=self.score_logits.device)
-        if value.shape[-2:] != self.event_shape:
-            raise ValueError(
-                f"DRPM: `value` must end in the event shape {tuple(self.event_shape)}, got {tuple(value.shape)}"
-            )
+        check_event_shape(value, self.event_shape, "DRPM")
         valid = self.support.check(value.detach())
         block = value.detach().argmax(-2)
         assignment = torch.nn.functional.one_hot(block, self.num_subsets).transpose(-1, -2).to(value.dtype)

@@ -13,9 +13,14 @@ from torch.distributions.utils import lazy_property
 
 from pyro_drpm.distributions import _generating_polynomials as gp
 from pyro_drpm.distributions import constraints
-from pyro_drpm.distributions._checks import check_temperature, check_temperature_shape, check_values
+from pyro_drpm.distributions._checks import (
+    check_event_shape,
+    check_temperature,
+    check_temperature_shape,
+    check_values,
+)
 from pyro_drpm.distributions._enumeration import batch_support, check_support_size
-from pyro_drpm.ops import log_binomial
+from pyro_drpm.ops import gumbel_noise, log_binomial
 from pyro_drpm.relaxations import gumbel_softmax, straight_through
 
 __all__ = ["MVHG", "MultivariateNoncentralHypergeometric"]
@@ -234,6 +239,7 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
         if self._validate_args:
             self._validate_sample(value)
         value = torch.as_tensor(value, device=self.logits.device)
+        check_event_shape(value, self.event_shape, _NAME)
         valid = self.support.check(value.to(self.logits.dtype))
         # float64 throughout: log C(m, x) + x a and log P0 are large and cancel (float32 would lose ~1e-2)
         logits, sizes, total = self._float64()
@@ -279,8 +285,13 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
                 # state of probability far below that floor; then take the feasible count nearest the window.
                 # Its logits are zeroed so that the relaxation stays finite (its count is replaced below).
                 lost = torch.isneginf(conditional).all(-1)
-                one_hot, soft = gumbel_softmax(torch.where(lost.unsqueeze(-1), 0.0, conditional), self.temperature)
-                hard = window.expand(one_hot.shape).gather(-1, one_hot.argmax(-1, keepdim=True)).squeeze(-1)
+                safe = torch.where(lost.unsqueeze(-1), 0.0, conditional)
+                if relax:
+                    one_hot, soft = gumbel_softmax(safe, self.temperature)
+                    choice = one_hot.argmax(-1, keepdim=True)
+                else:  # the same Gumbel-max draw, without the relaxation
+                    choice = (safe + gumbel_noise(safe.shape, safe)).argmax(-1, keepdim=True)
+                hard = window.expand(safe.shape).gather(-1, choice).squeeze(-1)
                 low = (remaining - reach_suffix[..., k]).clamp(min=0)
                 rescue = window[..., window.shape[-1] // 2].clamp(min=low, max=torch.minimum(remaining, sizes_long[k]))
                 hard = torch.where(lost, rescue, hard)

@@ -9,7 +9,7 @@ import torch
 from pyro.distributions import TorchDistribution
 
 from pyro_drpm.distributions import constraints
-from pyro_drpm.distributions._checks import check_temperature, check_temperature_shape
+from pyro_drpm.distributions._checks import check_event_shape, check_temperature, check_temperature_shape
 from pyro_drpm.distributions._enumeration import batch_support, check_support_size
 from pyro_drpm.ops import broadcast_vectors, gumbel_noise, reverse_logcumsumexp
 from pyro_drpm.relaxations import RELAXED_SORTS, straight_through
@@ -157,6 +157,7 @@ class PlackettLuce(TorchDistribution):
         if self._validate_args:
             self._validate_sample(value)
         value = torch.as_tensor(value, dtype=self.logits.dtype, device=self.logits.device)
+        check_event_shape(value, self.event_shape, "PlackettLuce")
         valid = self.support.check(value)
         ranking = permutation_matrix_to_ranking(value)
         logits, ranking = broadcast_vectors(self.logits, ranking)
