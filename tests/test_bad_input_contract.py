@@ -45,9 +45,13 @@ NAMESPACE = {
 
 
 def _rows():
-    rows = []
+    rows, in_call_table = [], False
     for line in CONTRACT.read_text().splitlines():
-        if not line.startswith("| `"):
+        if line.startswith("| Call |"):
+            in_call_table = True  # the tables of calls; the degenerate cases' table documents valid input
+        elif not line.startswith("|"):
+            in_call_table = False
+        if not (in_call_table and line.startswith("| `")):
             continue
         cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
         call = cells[0].strip("`")
