@@ -16,5 +16,9 @@ def check_number(owner: str, name: str, value) -> None:
     """
     if isinstance(value, torch.Tensor):
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+    try:
+        number = float(value)  # Python and NumPy numbers
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not (math.isfinite(number) and number > 0):
         raise ValueError(f"{owner}: `{name}` must be a positive, finite number, got {value!r}")
