@@ -36,10 +36,15 @@ def check_temperature(temperature, owner: str) -> None:
         raise ValueError(f"{owner}: `temperature` must be positive and finite, got {value}")
 
 
-def check_values(valid: torch.Tensor, owner: str, name: str, requirement: str, value) -> None:
-    """Raise ``ValueError`` naming ``name`` and showing ``value`` unless every entry of ``valid`` holds."""
+def check_values(valid: torch.Tensor, owner: str, name: str, requirement, value) -> None:
+    """Raise ``ValueError`` naming ``name`` and showing ``value`` unless every entry of ``valid`` holds.
+
+    ``requirement`` is a string, or a function returning one, called only to build the message (so that a
+    message that shows tensor values reads them only when the check fails).
+    """
     if not bool(valid.all()):
         shown = value.detach().cpu().tolist() if isinstance(value, torch.Tensor) else value
+        requirement = requirement() if callable(requirement) else requirement
         raise ValueError(f"{owner}: `{name}` must be {requirement}, got {shown}")
 
 

@@ -158,7 +158,7 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
                 self.total_count <= self.class_sizes.sum(-1),
                 _NAME,
                 "total_count",
-                f"at most the number of balls in the urn, sum(class_sizes) = {class_sizes.sum(-1).tolist()}",
+                lambda: f"at most the number of balls in the urn, sum(class_sizes) = {class_sizes.sum(-1).tolist()}",
                 total_count,
             )
             check_temperature(temperature, _NAME)
