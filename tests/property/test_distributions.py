@@ -61,6 +61,7 @@ def test_samples_lie_in_the_support_with_the_documented_shape(drawn, sample_shap
         assert value.dtype == _dtype(dist)
         if method == "sample" or dist.hard:
             assert dist.support.check(value).all(), method
+            assert torch.isfinite(dist.log_prob(value)).all(), method  # a drawn value has positive probability
         else:
             assert torch.isfinite(value).all()  # a relaxed value: off the support, but finite
 
