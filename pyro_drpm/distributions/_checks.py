@@ -11,7 +11,7 @@ import math
 
 import torch
 
-__all__ = ["check_temperature", "check_temperature_shape", "check_values"]
+__all__ = ["check_event_shape", "check_temperature", "check_temperature_shape", "check_values"]
 
 
 def check_temperature_shape(temperature, owner: str) -> float | torch.Tensor:
@@ -36,8 +36,19 @@ def check_temperature(temperature, owner: str) -> None:
         raise ValueError(f"{owner}: `temperature` must be positive and finite, got {value}")
 
 
-def check_values(valid: torch.Tensor, owner: str, name: str, requirement: str, value) -> None:
-    """Raise ``ValueError`` naming ``name`` and showing ``value`` unless every entry of ``valid`` holds."""
+def check_values(valid: torch.Tensor, owner: str, name: str, requirement, value) -> None:
+    """Raise ``ValueError`` naming ``name`` and showing ``value`` unless every entry of ``valid`` holds.
+
+    ``requirement`` is a string, or a function returning one, called only to build the message (so that a
+    message that shows tensor values reads them only when the check fails).
+    """
     if not bool(valid.all()):
         shown = value.detach().cpu().tolist() if isinstance(value, torch.Tensor) else value
+        requirement = requirement() if callable(requirement) else requirement
         raise ValueError(f"{owner}: `{name}` must be {requirement}, got {shown}")
+
+
+def check_event_shape(value: torch.Tensor, event_shape: torch.Size, owner: str) -> None:
+    """Raise ``ValueError`` unless ``value``'s trailing dimensions are ``event_shape`` (a shape check: eager)."""
+    if value.shape[value.dim() - len(event_shape) :] != event_shape or value.dim() < len(event_shape):
+        raise ValueError(f"{owner}: `value` must end in the event shape {tuple(event_shape)}, got {tuple(value.shape)}")

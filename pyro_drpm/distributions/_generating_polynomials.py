@@ -279,10 +279,25 @@ def log_tilt_correction(logits: torch.Tensor, sizes: torch.Tensor, total: torch.
     return -(sizes * F.logsigmoid(-(logits + plan.lam.unsqueeze(-1)))).sum(-1) - total * plan.lam
 
 
+def _rfft(values: torch.Tensor, n: int) -> torch.Tensor:
+    """``torch.fft.rfft`` along the last axis; an empty batch gives an empty spectrum (MKL rejects it)."""
+    if values.numel() == 0:
+        dtype = torch.promote_types(values.dtype, torch.complex64)
+        return torch.zeros(values.shape[:-1] + (n // 2 + 1,), dtype=dtype, device=values.device)
+    return torch.fft.rfft(values, n=n, dim=-1)
+
+
+def _irfft(spectrum: torch.Tensor, n: int) -> torch.Tensor:
+    """``torch.fft.irfft`` along the last axis; an empty batch gives an empty result (MKL rejects it)."""
+    if spectrum.numel() == 0:
+        return spectrum.real.new_zeros(spectrum.shape[:-1] + (n,))
+    return torch.fft.irfft(spectrum, n=n, dim=-1)
+
+
 def _spectra(log_pmfs: torch.Tensor, plan: UrnPlan) -> list[torch.Tensor]:
     """The rffts of the K tilted pmfs, as a list (``unbind`` once: per-class indexing would make the backward
     pass fill a full-size zero tensor per class)."""
-    return list(torch.fft.rfft(log_pmfs.exp(), n=plan.fft_len, dim=-1).unbind(-2))
+    return list(_rfft(log_pmfs.exp(), plan.fft_len).unbind(-2))
 
 
 def _running_products(spectra: list[torch.Tensor], reverse: bool = False) -> list[torch.Tensor]:
@@ -300,7 +315,7 @@ def _running_products(spectra: list[torch.Tensor], reverse: bool = False) -> lis
 def log_normalizer(logits, sizes, total, plan: UrnPlan) -> torch.Tensor:
     """``log P0 = log [t^N] prod_k g_k(t)``, exact to rounding, differentiable in ``logits`` (float64)."""
     spectrum = _running_products(_spectra(log_tilted_pmfs(logits, sizes, plan), plan))[-1]
-    pmf = torch.fft.irfft(spectrum, n=plan.fft_len, dim=-1)
+    pmf = _irfft(spectrum, plan.fft_len)
     at_total = plan.full.read(pmf, total.long().unsqueeze(-1), 0.0).squeeze(-1)
     # At the saddle point P(S = N) is near the mode of S (>= ~1 / (3 sqrt(var S) + 3)); the clamp only guards log.
     tiny = torch.finfo(at_total.dtype).tiny
@@ -344,7 +359,7 @@ def suffix_log_pmfs(logits, sizes, plan: UrnPlan, slopes: bool = False):
     spectra = _spectra(log_pmfs[..., 1:, :], plan)
     log_suffix = []
     for product in _running_products(spectra, reverse=True):  # prod_{l > k} for k = 0..K-2
-        suffix = torch.fft.irfft(product, n=plan.fft_len, dim=-1)
+        suffix = _irfft(product, plan.fft_len)
         log_suffix.append(_masked_log(suffix, suffix > plan.floor))
     # the first class's draws left are fixed (N): its slope is never used
     log_slopes = [None] + [_log_slopes(values.detach()) for values in log_suffix[1:]] if slopes else None
@@ -369,7 +384,7 @@ def marginal_pmfs(logits, sizes, total, plan: UrnPlan) -> torch.Tensor:
         leave_one_out = [after[1]]
         leave_one_out += [before[k - 1] * after[k + 1] for k in range(1, num_classes - 1)]
         leave_one_out += [before[num_classes - 2]]
-    others = torch.fft.irfft(torch.stack(leave_one_out, dim=-2), n=plan.fft_len, dim=-1)
+    others = _irfft(torch.stack(leave_one_out, dim=-2), plan.fft_len)
     need = total.long().unsqueeze(-1).unsqueeze(-1) - plan.counts
     weights = (log_pmfs.exp() * plan.others.read(others, need, 0.0)).clamp(min=0)
     return weights / weights.sum(-1, keepdim=True)

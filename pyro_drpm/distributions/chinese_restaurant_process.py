@@ -10,7 +10,7 @@ from pyro.distributions import TorchDistribution
 from torch.distributions import constraints
 
 from pyro_drpm.distributions import constraints as drpm_constraints
-from pyro_drpm.distributions._checks import check_values
+from pyro_drpm.distributions._checks import check_event_shape, check_values
 from pyro_drpm.distributions._enumeration import assignment_matrices, batch_support, check_support_size
 
 __all__ = ["ChineseRestaurantProcess"]
@@ -140,11 +140,7 @@ class ChineseRestaurantProcess(TorchDistribution):
         if self._validate_args:
             self._validate_sample(value)
         value = torch.as_tensor(value, dtype=self.concentration.dtype, device=self.concentration.device)
-        if value.shape[-2:] != self.event_shape:
-            raise ValueError(
-                "ChineseRestaurantProcess: `value` must end in the event shape "
-                f"{tuple(self.event_shape)}, got {tuple(value.shape)}"
-            )
+        check_event_shape(value, self.event_shape, _NAME)
         valid = self.support.check(value.detach())
         block = value.detach().argmax(-2)
         assignment = torch.nn.functional.one_hot(block, self.num_subsets).transpose(-1, -2).to(value.dtype)

@@ -12,6 +12,7 @@ from torch.distributions import constraints
 __all__ = [
     "assignment_matrix",
     "finite_real_vector",
+    "nonnegative_integer_vector",
     "permutation_matrix",
     "IntegerCountVector",
 ]
@@ -28,6 +29,23 @@ class _FiniteRealVector(constraints.Constraint):
 
     def __repr__(self):
         return "FiniteRealVector()"
+
+
+class _NonnegativeIntegerVector(constraints.Constraint):
+    """Vectors of non-negative integers (an urn's class sizes).
+
+    ``independent(nonnegative_integer, 1)`` would do, but its ``check`` fails on an empty batch (it reshapes a
+    tensor of 0 elements with ``-1``).
+    """
+
+    is_discrete = True
+    event_dim = 1
+
+    def check(self, value):
+        return ((value % 1 == 0) & (value >= 0)).all(dim=-1)
+
+    def __repr__(self):
+        return "NonnegativeIntegerVector()"
 
 
 def _is_binary(value: torch.Tensor) -> torch.Tensor:
@@ -93,5 +111,6 @@ class IntegerCountVector(constraints.Constraint):
 
 
 finite_real_vector = _FiniteRealVector()
+nonnegative_integer_vector = _NonnegativeIntegerVector()
 permutation_matrix = _PermutationMatrix()
 assignment_matrix = _AssignmentMatrix()

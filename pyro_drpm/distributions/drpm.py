@@ -6,11 +6,15 @@ import math
 
 import torch
 from pyro.distributions import TorchDistribution
-from torch.distributions import constraints as torch_constraints
 from torch.distributions.utils import lazy_property
 
 from pyro_drpm.distributions import constraints
-from pyro_drpm.distributions._checks import check_temperature, check_temperature_shape, check_values
+from pyro_drpm.distributions._checks import (
+    check_event_shape,
+    check_temperature,
+    check_temperature_shape,
+    check_values,
+)
 from pyro_drpm.distributions._enumeration import assignment_matrices, batch_support, check_support_size
 from pyro_drpm.distributions.noncentral_hypergeometric import MultivariateNoncentralHypergeometric
 from pyro_drpm.distributions.ordered_blocks import (
@@ -66,8 +70,8 @@ class DRPM(TorchDistribution):
 
     **Log-probability.** :meth:`log_prob` is exact: the MVHG term is exact and each integral is computed in
     log space by Gauss-Legendre quadrature on an interval fitted to the block (see
-    :mod:`pyro_drpm.distributions.ordered_blocks`), accurate to about 1e-12 in float64 for thousands of
-    elements; the paper only bounds the sum (:meth:`log_prob_bounds`). It is differentiable in both parameter
+    :mod:`pyro_drpm.distributions.ordered_blocks`), exact to quadrature error at the dtype's precision; the
+    paper only bounds the sum (:meth:`log_prob_bounds`). It is differentiable in both parameter
     sets, and in ``value`` when ``value`` carries a gradient (a straight-through :meth:`rsample`): the MVHG term
     through its counts ``Y 1`` (``lgamma`` of real counts), the Plackett-Luce term through the soft extension
     :math:`\\sum_k \\log \\int R_k(Y) e^{-R_k(Y) t} \\prod_i (1 - e^{-s_i t})^{Y_{ki}} dt`, whose value at a 0/1
@@ -82,17 +86,18 @@ class DRPM(TorchDistribution):
     logistic ramp half a rank wide), so gradients reach both ``size_logits`` and ``score_logits``; with
     ``hard=True`` no n x n matrix is formed, hard or relaxed (the relaxed sort's gradient is computed in row
     chunks of its band, :func:`~pyro_drpm.relaxations.straight_through_sort.straight_through_sort`). With
-    ``hard=True`` (default) the forward value is an exact 0/1
-    partition drawn from the exact DRPM law; the gradients are straight-through estimates, biased (measured
-    against enumeration in ``tests/distributions/test_drpm.py``). With ``hard=False`` it returns
+    ``hard=True`` (default) the forward value is an exact 0/1 partition drawn from the exact DRPM law; the
+    gradients are straight-through estimates, biased (their bias against enumeration:
+    ``benchmarks/results/distribution_notes.md``). With ``hard=False`` it returns
     the relaxed matrix, which is not 0/1 and lies outside the support: use it outside ``pyro.sample`` or
     with validation off. For unbiased gradients use the score-function estimator, which the exact
     log-probability makes available: ``DRPM(...).has_rsample_(False)`` under ``TraceGraph_ELBO``.
 
     **Dispersion of the sizes.** ``class_sizes`` (the MVHG urn, default ``n`` balls per subset as in the
-    paper) sets how concentrated the subset sizes can be; the logits only move their mean. With ``K = 3``,
-    ``n = 12`` and equal logits, :math:`P(\\mathbf{n} = (4, 4, 4))` is only about 0.097, its maximum over the
-    logits, so a guide cannot concentrate on a balanced partition however it moves its logits. Smaller urns
+    paper) sets how concentrated the subset sizes can be; the logits only move their mean. With the default
+    urn, the probability of equal sizes stays small whatever the logits (numbers in
+    ``benchmarks/results/distribution_notes.md``), so a guide cannot concentrate on a balanced partition
+    however it moves its logits. Smaller urns
     (down to :math:`\\sum_k m_k \\ge n`) concentrate the sizes; as the urn grows the sizes tend to a
     multinomial. The price of a small urn is support: a partition with a subset larger than its :math:`m_k`
     has probability 0, so a guide's urn must still hold every partition the posterior needs. Model and guide
@@ -123,19 +128,19 @@ class DRPM(TorchDistribution):
 
     References:
     [1] Sutter, Ryser, Liebeskind, Vogt, "Differentiable Random Partition Models", NeurIPS 2023,
-    arXiv:2305.16841.
+    arXiv:2305.16841, https://arxiv.org/abs/2305.16841.
     [2] Sutter, Manduchi, Ryser, Vogt, "Learning Group Importance using the Differentiable Hypergeometric
-    Distribution", ICLR 2023, arXiv:2203.01629.
+    Distribution", ICLR 2023, arXiv:2203.01629, https://arxiv.org/abs/2203.01629.
     [3] Grover, Wang, Zweig, Ermon, "Stochastic Optimization of Sorting Networks via Continuous Relaxations",
-    ICLR 2019, arXiv:1903.08850.
+    ICLR 2019, arXiv:1903.08850, https://arxiv.org/abs/1903.08850.
     [4] Prillo, Eisenschlos, "SoftSort: A Continuous Relaxation for the argsort Operator", ICML 2020,
-    arXiv:2006.16038.
+    arXiv:2006.16038, https://arxiv.org/abs/2006.16038.
     """
 
     arg_constraints = {
         "size_logits": constraints.finite_real_vector,
         "score_logits": constraints.finite_real_vector,
-        "class_sizes": torch_constraints.independent(torch_constraints.nonnegative_integer, 1),
+        "class_sizes": constraints.nonnegative_integer_vector,
     }
     support = constraints.assignment_matrix
     has_rsample = True
@@ -277,10 +282,7 @@ class DRPM(TorchDistribution):
         if self._validate_args:
             self._validate_sample(value)
         value = torch.as_tensor(value, dtype=self.score_logits.dtype, device=self.score_logits.device)
-        if value.shape[-2:] != self.event_shape:
-            raise ValueError(
-                f"DRPM: `value` must end in the event shape {tuple(self.event_shape)}, got {tuple(value.shape)}"
-            )
+        check_event_shape(value, self.event_shape, "DRPM")
         valid = self.support.check(value.detach())
         block = value.detach().argmax(-2)
         assignment = torch.nn.functional.one_hot(block, self.num_subsets).transpose(-1, -2).to(value.dtype)

@@ -13,9 +13,14 @@ from torch.distributions.utils import lazy_property
 
 from pyro_drpm.distributions import _generating_polynomials as gp
 from pyro_drpm.distributions import constraints
-from pyro_drpm.distributions._checks import check_temperature, check_temperature_shape, check_values
+from pyro_drpm.distributions._checks import (
+    check_event_shape,
+    check_temperature,
+    check_temperature_shape,
+    check_values,
+)
 from pyro_drpm.distributions._enumeration import batch_support, check_support_size
-from pyro_drpm.ops import log_binomial
+from pyro_drpm.ops import gumbel_noise, log_binomial
 from pyro_drpm.relaxations import gumbel_softmax, straight_through
 
 __all__ = ["MVHG", "MultivariateNoncentralHypergeometric"]
@@ -50,8 +55,8 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
     tilted into a binomial pmf, with one common tilt chosen so that the product peaks at :math:`N`. Each pmf is kept
     on the window where it has mass above ``eps64**2``, the K pmfs are multiplied by FFT in float64, and the tilt is
     undone in log space. The FFT length is about :math:`2 \\cdot 12 \\sqrt{\\mathrm{Var}\\, S}`, i.e. O(sqrt N), so
-    the cost is O(K sqrt(N) log N) per urn. Against exact log-space convolution, :math:`\\log P_0` agrees to
-    ~1e-12 absolute for N in the thousands (the rounding of its own magnitude). Gradients of :meth:`log_prob`
+    the cost is O(K sqrt(N) log N) per urn, and :math:`\\log P_0` is exact to the rounding of its own
+    magnitude. Gradients of :meth:`log_prob`
     are exact (autograd through the FFT). All internal work is float64; results are cast to the parameters'
     dtype, so float32 parameters and urns of 10^4 balls per class neither overflow nor lose accuracy.
 
@@ -66,9 +71,9 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
     :math:`\\sum_j j\\, \\mathrm{softmax}_j`. The last class takes :math:`N - \\sum_{k<K}` of the others, so
     relaxed counts always sum to :math:`N`. Later conditionals are conditioned on the hard counts. In the backward
     pass only, they also depend on the relaxed draws left, through a first-order term whose slope is a finite
-    difference of :math:`\\log [t^{r-j}] \\prod_{l>k} g_l`. Without it, the gradient of :math:`E[f(x)]` keeps a
-    large bias at every temperature (measured on K = 3: about 3x larger). Straight-through gradients stay biased;
-    the bias falls with the temperature down to about 0.5, then levels off. With ``hard=False``, the relaxed
+    difference of :math:`\\log [t^{r-j}] \\prod_{l>k} g_l`; without it, the gradient of :math:`E[f(x)]` keeps a
+    large bias at every temperature. Straight-through gradients stay biased (the bias against enumeration:
+    ``benchmarks/results/distribution_notes.md``). With ``hard=False``, the relaxed
     counts are returned: they are not integers (and the last one may leave :math:`[0, m_K]`), so they lie outside
     the support.
 
@@ -96,16 +101,17 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
 
     References:
     [1] Sutter, Manduchi, Ryser, Vogt, "Learning Group Importance using the Differentiable Hypergeometric
-    Distribution", ICLR 2023, arXiv:2203.01629.
+    Distribution", ICLR 2023, arXiv:2203.01629, https://arxiv.org/abs/2203.01629.
     [2] Fog, "Calculation Methods for Wallenius' Noncentral Hypergeometric Distribution", Communications in
     Statistics - Simulation and Computation 37(2), 2008 (no arXiv version).
     [3] Fog, "Sampling Methods for Wallenius' and Fisher's Noncentral Hypergeometric Distributions",
     Communications in Statistics - Simulation and Computation 37(2), 2008 (no arXiv version).
-    [4] Jang, Gu, Poole, "Categorical Reparameterization with Gumbel-Softmax", arXiv:1611.01144.
+    [4] Jang, Gu, Poole, "Categorical Reparameterization with Gumbel-Softmax", ICLR 2017, arXiv:1611.01144,
+    https://arxiv.org/abs/1611.01144.
     """
 
     arg_constraints = {
-        "class_sizes": torch_constraints.independent(torch_constraints.nonnegative_integer, 1),
+        "class_sizes": constraints.nonnegative_integer_vector,
         "total_count": torch_constraints.nonnegative_integer,
         "logits": constraints.finite_real_vector,
     }
@@ -152,7 +158,7 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
                 self.total_count <= self.class_sizes.sum(-1),
                 _NAME,
                 "total_count",
-                f"at most the number of balls in the urn, sum(class_sizes) = {class_sizes.sum(-1).tolist()}",
+                lambda: f"at most the number of balls in the urn, sum(class_sizes) = {class_sizes.sum(-1).tolist()}",
                 total_count,
             )
             check_temperature(temperature, _NAME)
@@ -233,6 +239,7 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
         if self._validate_args:
             self._validate_sample(value)
         value = torch.as_tensor(value, device=self.logits.device)
+        check_event_shape(value, self.event_shape, _NAME)
         valid = self.support.check(value.to(self.logits.dtype))
         # float64 throughout: log C(m, x) + x a and log P0 are large and cancel (float32 would lose ~1e-2)
         logits, sizes, total = self._float64()
@@ -278,8 +285,13 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
                 # state of probability far below that floor; then take the feasible count nearest the window.
                 # Its logits are zeroed so that the relaxation stays finite (its count is replaced below).
                 lost = torch.isneginf(conditional).all(-1)
-                one_hot, soft = gumbel_softmax(torch.where(lost.unsqueeze(-1), 0.0, conditional), self.temperature)
-                hard = window.expand(one_hot.shape).gather(-1, one_hot.argmax(-1, keepdim=True)).squeeze(-1)
+                safe = torch.where(lost.unsqueeze(-1), 0.0, conditional)
+                if relax:
+                    one_hot, soft = gumbel_softmax(safe, self.temperature)
+                    choice = one_hot.argmax(-1, keepdim=True)
+                else:  # the same Gumbel-max draw, without the relaxation
+                    choice = (safe + gumbel_noise(safe.shape, safe)).argmax(-1, keepdim=True)
+                hard = window.expand(safe.shape).gather(-1, choice).squeeze(-1)
                 low = (remaining - reach_suffix[..., k]).clamp(min=0)
                 rescue = window[..., window.shape[-1] // 2].clamp(min=low, max=torch.minimum(remaining, sizes_long[k]))
                 hard = torch.where(lost, rescue, hard)

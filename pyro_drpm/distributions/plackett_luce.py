@@ -9,7 +9,7 @@ import torch
 from pyro.distributions import TorchDistribution
 
 from pyro_drpm.distributions import constraints
-from pyro_drpm.distributions._checks import check_temperature, check_temperature_shape
+from pyro_drpm.distributions._checks import check_event_shape, check_temperature, check_temperature_shape
 from pyro_drpm.distributions._enumeration import batch_support, check_support_size
 from pyro_drpm.ops import broadcast_vectors, gumbel_noise, reverse_logcumsumexp
 from pyro_drpm.relaxations import RELAXED_SORTS
@@ -108,7 +108,8 @@ class PlackettLuce(TorchDistribution):
     References:
     [1] Plackett, "The Analysis of Permutations", Applied Statistics 24 (1975). [2] Luce, "Individual Choice
     Behavior" (1959). [3] Grover et al., "Stochastic Optimization of Sorting Networks via Continuous Relaxations",
-    arXiv:1903.08850. [4] Prillo and Eisenschlos, "SoftSort", arXiv:2006.16038.
+    arXiv:1903.08850, https://arxiv.org/abs/1903.08850. [4] Prillo and Eisenschlos, "SoftSort",
+    arXiv:2006.16038, https://arxiv.org/abs/2006.16038.
     """
 
     arg_constraints = {"logits": constraints.finite_real_vector}
@@ -183,6 +184,7 @@ class PlackettLuce(TorchDistribution):
         if self._validate_args:
             self._validate_sample(value)
         value = torch.as_tensor(value, dtype=self.logits.dtype, device=self.logits.device)
+        check_event_shape(value, self.event_shape, "PlackettLuce")
         valid = self.support.check(value)
         ranking = permutation_matrix_to_ranking(value)
         logits, ranking = broadcast_vectors(self.logits, ranking)

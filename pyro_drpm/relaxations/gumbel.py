@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from pyro_drpm.ops import gumbel_noise
+from pyro_drpm.relaxations._checks import check_number
 
 __all__ = ["gumbel_softmax"]
 
@@ -34,14 +35,19 @@ def gumbel_softmax(
         (torch.Size([4, 3]), torch.Size([4, 3]))
 
     :param logits: unnormalised log-probabilities, categories along ``dim``.
-    :param temperature: positive relaxation temperature :math:`\\tau`.
+    :param temperature: positive relaxation temperature :math:`\\tau` (a Python number is checked; a tensor is
+        not, since reading it would synchronise a device).
     :param noise: optional Gumbel noise of ``logits``' shape (drawn here if omitted).
     :param dim: the category dimension.
     :returns: ``(hard, soft)``, both of ``logits``' shape and dtype.
+    :raises ValueError: for 0-dimensional ``logits`` or a temperature number that is not positive and finite.
 
     References: [1] Jang, Gu, Poole, "Categorical Reparameterization with Gumbel-Softmax", arXiv:1611.01144.
     [2] Maddison, Mnih, Teh, "The Concrete Distribution", arXiv:1611.00712.
     """
+    if logits.dim() < 1:
+        raise ValueError(f"gumbel_softmax: `logits` must have a category dimension, got shape {tuple(logits.shape)}")
+    check_number("gumbel_softmax", "temperature", temperature)
     if noise is None:
         noise = gumbel_noise(logits.shape, logits)
     perturbed = logits + noise

@@ -13,9 +13,18 @@ from __future__ import annotations
 
 import torch
 
+from pyro_drpm.relaxations._checks import check_number
 from pyro_drpm.relaxations.straight_through import straight_through
 
 __all__ = ["soft_window_matrix", "window_matrix"]
+
+
+def _check(owner: str, counts: torch.Tensor, num_slots, smoothing) -> None:
+    if counts.dim() < 1 or counts.shape[-1] < 1:
+        raise ValueError(f"{owner}: `counts` must have shape (..., K) with K >= 1, got {tuple(counts.shape)}")
+    if isinstance(num_slots, bool) or not isinstance(num_slots, int) or num_slots < 0:
+        raise ValueError(f"{owner}: `num_slots` must be a non-negative integer, got {num_slots!r}")
+    check_number(owner, "smoothing", smoothing)
 
 
 def _boundaries(counts: torch.Tensor) -> torch.Tensor:
@@ -59,7 +68,11 @@ def soft_window_matrix(counts: torch.Tensor, num_slots: int, smoothing: float = 
     :param num_slots: the number of ranks ``n``.
     :param smoothing: positive width :math:`\\beta` of the ramps, in ranks.
     :returns: shape ``(..., K, num_slots)``, dtype and device of ``counts``.
+    :raises ValueError: for ``counts`` without a subset dimension, a ``num_slots`` that is not a non-negative
+        integer, or a ``smoothing`` number that is not positive and finite (the values of ``counts`` are not
+        read).
     """
+    _check("soft_window_matrix", counts, num_slots, smoothing)
     rank = torch.arange(num_slots, dtype=counts.dtype, device=counts.device)
     inner = _boundaries(counts).unsqueeze(-1)
     return _from_cumulative(torch.sigmoid((inner - rank - 0.5) / smoothing))
@@ -92,7 +105,9 @@ def window_matrix(counts: torch.Tensor, num_slots: int, smoothing: float = 0.5) 
     :param num_slots: the number of ranks ``n``.
     :param smoothing: the width of the gradient's ramps, see :func:`soft_window_matrix`.
     :returns: shape ``(..., K, num_slots)``.
+    :raises ValueError: as :func:`soft_window_matrix`.
     """
+    _check("window_matrix", counts, num_slots, smoothing)
     rank = torch.arange(num_slots, dtype=counts.dtype, device=counts.device)
     inner = _boundaries(counts.detach().round()).unsqueeze(-1)
     hard = _from_cumulative((rank < inner).to(counts.dtype))

@@ -9,6 +9,7 @@ import torch
 
 from pyro_drpm.distributions.chinese_restaurant_process import ChineseRestaurantProcess
 from pyro_drpm.distributions.testing import crp_log_probs, goodness_of_fit, sample_counts
+from tests.conftest import DEVICES
 
 
 @pytest.mark.parametrize("n, num_subsets, alpha", [(4, 4, 1.0), (5, 2, 1.5), (6, 3, 0.3), (5, 7, 2.0), (1, 1, 0.5)])
@@ -66,8 +67,9 @@ def test_gradients_in_concentration_and_value():
     assert torch.allclose(grad, expected.unsqueeze(-1).expand(3, 6))
 
 
-def test_large_sets_stay_finite_in_float32():
-    alpha = torch.tensor(1.0, requires_grad=True)
+@pytest.mark.parametrize("device", DEVICES)
+def test_large_sets_stay_finite_in_float32(device):
+    alpha = torch.tensor(1.0, device=device, requires_grad=True)
     crp = ChineseRestaurantProcess(alpha, 10, 256)
     samples = crp.sample(torch.Size((3,)))
     assert samples.dtype == torch.float32 and (samples.sum(-2) == 1).all()

@@ -23,31 +23,38 @@ def case(request):
     return request.param
 
 
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Every contract runs on each available device (CPU always, CUDA when present)."""
+    return request.param
+
+
 def _samplers(dist):
     return (dist.sample, dist.rsample) if dist.has_rsample else (dist.sample,)
 
 
 @pytest.mark.parametrize("sample_shape", [(), (3,), (2, 3)])
-def test_shapes(case, sample_shape):
-    dist, _ = case.build()
+def test_shapes(case, device, sample_shape):
+    dist, _ = case.build(device=device)
     expected = torch.Size(sample_shape) + dist.batch_shape + dist.event_shape
     for method in _samplers(dist):
         value = method(torch.Size(sample_shape))
         assert value.shape == expected
         assert value.dtype == torch.float64
+        assert value.device.type == device
         assert dist.log_prob(value).shape == torch.Size(sample_shape) + dist.batch_shape
 
 
-def test_samples_in_support(case):
-    dist, _ = case.build()
+def test_samples_in_support(case, device):
+    dist, _ = case.build(device=device)
     for method in _samplers(dist):
         value = method(torch.Size((50,)))
         assert dist.support.check(value).all()
         assert torch.isfinite(dist.log_prob(value)).all()
 
 
-def test_float32(case):
-    dist, _ = case.build(dtype=torch.float32)
+def test_float32(case, device):
+    dist, _ = case.build(device=device, dtype=torch.float32)
     value = _samplers(dist)[-1](torch.Size((4,)))
     assert value.dtype == torch.float32
     log_prob = dist.log_prob(value)
@@ -68,8 +75,8 @@ def test_infer_shapes(case):
     assert event_shape == dist.event_shape
 
 
-def test_expand_inside_plate(case):
-    dist, _ = case.build()
+def test_expand_inside_plate(case, device):
+    dist, _ = case.build(device=device)
     expanded = dist.expand(torch.Size((5,)) + dist.batch_shape)
     assert expanded.batch_shape == (5,) + dist.batch_shape
     value = expanded.sample()
@@ -87,23 +94,23 @@ def test_expand_inside_plate(case):
     assert site["log_prob"].shape == (5,) + dist.batch_shape
 
 
-def test_invalid_values(case):
-    dist, kwargs = case.build()
+def test_invalid_values(case, device):
+    dist, kwargs = case.build(device=device)
     lax = case.dist_class(**kwargs, validate_args=False)
     strict = case.dist_class(**kwargs, validate_args=True)
     values = case.invalid_values(dist)
     assert values, "every case must list invalid values"
     for value in values:
-        value = value.to(torch.float64).expand(dist.batch_shape + value.shape)
+        value = value.to(dtype=torch.float64, device=device).expand(dist.batch_shape + value.shape)
         with pytest.raises(ValueError):
             strict.log_prob(value)
         assert (lax.log_prob(value) == -float("inf")).all()
 
 
-def test_wrong_value_shape_rejected(case):
-    dist, kwargs = case.build()
+def test_wrong_value_shape_rejected(case, device):
+    dist, kwargs = case.build(device=device)
     strict = case.dist_class(**kwargs, validate_args=True)
-    wrong = torch.zeros(dist.event_shape[:-1] + (dist.event_shape[-1] + 1,), dtype=torch.float64)
+    wrong = torch.zeros(dist.event_shape[:-1] + (dist.event_shape[-1] + 1,), dtype=torch.float64, device=device)
     with pytest.raises(ValueError):
         strict.log_prob(wrong)
 
@@ -160,18 +167,8 @@ def test_no_tensor_is_created_without_a_device(case):
     assert found == []
 
 
-@pytest.mark.parametrize("device", DEVICES)
-def test_runs_on_every_device(case, device):
+def test_expand_by_and_repeated_expand(case, device):
     dist, _ = case.build(device=device)
-    for method in _samplers(dist):
-        value = method(torch.Size((3,)))
-        assert value.device.type == device
-        assert dist.support.check(value).all()
-        assert dist.log_prob(value).device.type == device
-
-
-def test_expand_by_and_repeated_expand(case):
-    dist, _ = case.build()
     by = dist.expand_by(torch.Size((2, 3)))
     assert by.batch_shape == (2, 3) + dist.batch_shape
     twice = dist.expand((4,) + dist.batch_shape).expand((5, 4) + dist.batch_shape)
@@ -183,8 +180,8 @@ def test_expand_by_and_repeated_expand(case):
     assert twice.sample().shape == twice.batch_shape + dist.event_shape
 
 
-def test_pickle(case):
-    dist, _ = case.build()
+def test_pickle(case, device):
+    dist, _ = case.build(device=device)
     buffer = io.BytesIO()
     pickle.dump(dist, buffer)
     buffer.seek(0)
@@ -193,14 +190,14 @@ def test_pickle(case):
     assert torch.equal(clone.log_prob(value), dist.log_prob(value))
 
 
-def test_gradients_reach_every_parameter(case):
+def test_gradients_reach_every_parameter(case, device):
     if case.dist_class.has_rsample:
-        dist, kwargs = case.build(requires_grad=True, temperature=0.7)
+        dist, kwargs = case.build(device=device, requires_grad=True, temperature=0.7)
         value = dist.rsample(torch.Size((8,)))
-        weights = torch.randn(value.shape, dtype=value.dtype)
+        weights = torch.randn_like(value)
         loss = (value * weights).sum() + dist.log_prob(value.detach()).sum()
     else:  # a prior without a reparameterised sampler: its log-density must reach every parameter
-        dist, kwargs = case.build(requires_grad=True)
+        dist, kwargs = case.build(device=device, requires_grad=True)
         loss = dist.log_prob(dist.sample(torch.Size((8,)))).sum()
     params = [kwargs[name] for name in case.grad_params]
     grads = torch.autograd.grad(loss, params)
@@ -209,8 +206,8 @@ def test_gradients_reach_every_parameter(case):
         assert grad.abs().sum() > 0, name
 
 
-def test_enumerated_support_sums_to_one(case):
-    dist, _ = case.build()
+def test_enumerated_support_sums_to_one(case, device):
+    dist, _ = case.build(device=device)
     try:
         support = dist.enumerate_support()
     except (NotImplementedError, ValueError):
@@ -227,9 +224,9 @@ def _batch_elements(dist):
 
 
 @pytest.mark.parametrize("method", ["sample", "rsample"])
-def test_goodness_of_fit(case, method):
+def test_goodness_of_fit(case, device, method):
     """Chi-square of the draws of every batch element against the exact pmf on the enumerated support."""
-    dist, _ = case.build(temperature=0.5) if case.dist_class.has_rsample else case.build()
+    dist, _ = case.build(device=device, temperature=0.5) if case.dist_class.has_rsample else case.build(device=device)
     if method == "rsample" and not dist.has_rsample:
         pytest.skip("no reparameterised sampler")
     try:
@@ -247,9 +244,9 @@ def test_goodness_of_fit(case, method):
         assert p_value > 1e-3, (index, p_value)
 
 
-def test_mean_and_variance_match_monte_carlo(case):
+def test_mean_and_variance_match_monte_carlo(case, device):
     """Where ``mean`` and ``variance`` are defined they are exact: Monte Carlo agrees within 5 standard errors."""
-    dist, _ = case.build()
+    dist, _ = case.build(device=device)
     try:
         mean, variance = dist.mean, dist.variance
     except NotImplementedError:

@@ -10,6 +10,7 @@ import torch
 from pyro_drpm.distributions.drpm import DRPM
 from pyro_drpm.distributions.ordered_blocks import log_prob_ordered_blocks
 from pyro_drpm.distributions.testing import drpm_log_probs, goodness_of_fit, mvhg_log_pmf, sample_counts
+from tests.conftest import DEVICES
 from tests.distributions.test_ordered_blocks import _inclusion_exclusion_log_q, _mpmath_log_q, _soft_extension
 
 
@@ -222,11 +223,13 @@ def test_size_dispersion_depends_on_the_urn():
     assert abs(probabilities[0] - 0.097) < 0.005 and probabilities[-1] == pytest.approx(1.0)
 
 
-def test_float32_extremes_give_finite_gradients():
+@pytest.mark.parametrize("device", DEVICES)
+def test_float32_extremes_give_finite_gradients(device):
     torch.manual_seed(6)
     n, num_subsets = 4096, 10
-    size_logits = (1e3 * torch.randn(num_subsets)).requires_grad_(True)
-    score_logits = torch.where(torch.rand(n) < 0.5, torch.tensor(-1e3), torch.tensor(1e3)).requires_grad_(True)
+    size_logits = (1e3 * torch.randn(num_subsets, device=device)).requires_grad_(True)
+    signs = torch.where(torch.rand(n, device=device) < 0.5, -1.0, 1.0)
+    score_logits = (1e3 * signs).requires_grad_(True)
     d = DRPM(size_logits, score_logits, temperature=1e-3)
     value = d.rsample()
     assert value.dtype == torch.float32 and d.support.check(value)

@@ -17,6 +17,7 @@ import pyro_drpm
 from pyro_drpm.distributions import MVHG, MultivariateNoncentralHypergeometric
 from pyro_drpm.distributions import _generating_polynomials as gp
 from pyro_drpm.distributions.testing import goodness_of_fit, merged_scheme_log_pmf, mvhg_log_pmf, sample_counts
+from tests.conftest import DEVICES
 
 F64 = torch.float64
 SKEWED = (0.8, 0.1, 0.1)
@@ -263,7 +264,8 @@ def test_rsample_is_straight_through():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("temperature", [1.0, 0.1, 1e-3])
-def test_no_nan_at_extreme_logits_and_temperatures(dtype, temperature):
+@pytest.mark.parametrize("device", DEVICES)
+def test_no_nan_at_extreme_logits_and_temperatures(dtype, temperature, device):
     cases = [
         ((10, 10, 10), 10, [50.0, -50.0, 0.0]),
         ((10, 0, 10, 5), 7, [-50.0, 50.0, 50.0, -50.0]),
@@ -272,8 +274,9 @@ def test_no_nan_at_extreme_logits_and_temperatures(dtype, temperature):
     torch.manual_seed(0)
     for sizes, total, logits in cases:
         for hard in (True, False):
-            a = torch.tensor(logits, dtype=dtype, requires_grad=True)
-            dist = MVHG(torch.tensor(sizes, dtype=dtype), total, a, temperature=temperature, hard=hard)
+            a = torch.tensor(logits, dtype=dtype, device=device, requires_grad=True)
+            urn = torch.tensor(sizes, dtype=dtype, device=device)
+            dist = MVHG(urn, total, a, temperature=temperature, hard=hard)
             value = dist.rsample(torch.Size((32,)))
             loss = (value * torch.randn_like(value)).sum() + dist.log_prob(dist.sample()).sum()
             loss = loss + dist.mean.sum() + dist.variance.sum() + dist.entropy()

@@ -17,6 +17,7 @@ from pyro_drpm.distributions import (
     ranking_to_permutation_matrix,
 )
 from pyro_drpm.distributions.testing import goodness_of_fit, plackett_luce_log_prob, sample_counts
+from tests.conftest import DEVICES
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6])
@@ -88,12 +89,13 @@ def test_rsample_forward_is_exact_permutation(relaxation, temperature):
 
 @pytest.mark.parametrize("relaxation", ["neuralsort", "softsort"])
 @pytest.mark.parametrize("scale", [1.0, 1e3])
-def test_rsample_gradients_finite_at_extremes(relaxation, scale):
-    logits = (scale * torch.randn(4, 12)).requires_grad_(True)
+@pytest.mark.parametrize("device", DEVICES)
+def test_rsample_gradients_finite_at_extremes(relaxation, scale, device):
+    logits = (scale * torch.randn(4, 12, device=device)).requires_grad_(True)
     for temperature in (1.0, 1e-3):
         d = PlackettLuce(logits, temperature=temperature, relaxation=relaxation)
         value = d.rsample()
-        loss = (value * torch.randn(value.shape)).sum() + d.log_prob(value.detach()).sum()
+        loss = (value * torch.randn_like(value)).sum() + d.log_prob(value.detach()).sum()
         (grad,) = torch.autograd.grad(loss, logits)
         assert torch.isfinite(grad).all()
         assert grad.abs().sum() > 0  # the log_prob term always reaches the logits

@@ -123,3 +123,56 @@ def test_mvhg_enumerate_support_of_a_batched_urn_is_not_implemented():
     # a batch that shares one urn still enumerates (logits may differ)
     shared = MVHG(torch.tensor([2.0, 3.0]), torch.tensor(2.0), torch.randn(4, 2))
     assert shared.enumerate_support().shape == (3, 4, 2)
+
+
+# -- found by the property suite -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: DRPM(torch.zeros(0, 2), torch.zeros(3), validate_args=True),
+        lambda: MVHG(torch.ones(0, 2), torch.tensor(1.0), torch.zeros(2), validate_args=True),
+    ],
+    ids=["DRPM", "MVHG"],
+)
+def test_an_empty_batch_constructs_samples_and_scores(make):
+    """Validation of an empty batch crashed in ``independent(nonnegative_integer, 1)``, and the MVHG's FFT of an
+    empty batch in MKL."""
+    d = make()
+    for method in ("sample", "rsample"):
+        value = getattr(d, method)(torch.Size((2,)))
+        assert value.shape == (2, 0) + d.event_shape
+        assert d.log_prob(value).shape == (2, 0)
+
+
+# -- the MVHG draws through the shared relaxation ---------------------------------------------------------------
+
+
+def test_mvhg_rsample_relaxes_through_relaxations_gumbel_softmax(monkeypatch):
+    """One Gumbel-softmax in the package: the MVHG's relaxed counts come from ``relaxations.gumbel_softmax``
+    (doubling its soft output must change the gradient; the forward value stays the exact count)."""
+    from pyro_drpm.distributions import noncentral_hypergeometric as module
+
+    sizes, logits = torch.tensor([4.0, 3.0, 5.0], dtype=F64), torch.tensor([0.3, -0.2, 0.5], dtype=F64)
+
+    def gradient(seed):
+        torch.manual_seed(seed)
+        a = logits.clone().requires_grad_(True)
+        value = MVHG(sizes, 6, a, temperature=0.5).rsample(torch.Size((5,)))
+        (grad,) = torch.autograd.grad((value * torch.arange(1.0, 4.0, dtype=F64)).sum(), a)
+        return value.detach(), grad
+
+    value, grad = gradient(0)
+    calls, original = [], module.gumbel_softmax
+
+    def doubled(logits, temperature, noise=None, dim=-1):
+        calls.append(temperature)
+        hard, soft = original(logits, temperature, noise, dim)
+        return hard, 2 * soft
+
+    monkeypatch.setattr(module, "gumbel_softmax", doubled)
+    value_doubled, grad_doubled = gradient(0)
+    assert calls and all(t == 0.5 for t in calls)
+    assert torch.equal(value_doubled, value)
+    assert not torch.allclose(grad_doubled, grad)
