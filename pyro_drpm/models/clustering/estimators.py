@@ -302,6 +302,7 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
                 dirichlet_process=self._dirichlet_process_init,
             )
             model.init_from_mixture(mixture)
+            self._after_init(model, data, seed)
             generator = torch.Generator().manual_seed(seed)
             with pyro.get_param_store().scope():
                 history = train_svi(
@@ -321,10 +322,21 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
         self.pretrained_ = pretrained
         self.likelihood_ = likelihood
         self.history_ = history
-        self.labels_ = model.predict(data).numpy().astype(np.int64)
-        self.cluster_centers_ = model.locs.detach().numpy().copy()
-        self.n_clusters_found_ = int(np.unique(self.labels_).size)
+        # only the subsets that some training point uses are clusters; labels number them 0 .. n_clusters_ - 1
+        subset_labels = self._subset_labels(model, data, seed).numpy()
+        self.subsets_ = np.unique(subset_labels)
+        self.n_clusters_ = int(self.subsets_.size)
+        self.n_clusters_found_ = self.n_clusters_
+        self.labels_ = np.searchsorted(self.subsets_, subset_labels).astype(np.int64)
+        self.cluster_centers_ = model.locs.detach().numpy()[self.subsets_].copy()
         return self
+
+    def _after_init(self, model: LatentClusteringModel, data: torch.Tensor, seed: int) -> None:
+        """Subclass hook, after the mixture initialisation (``data``: the preprocessed training set)."""
+
+    def _subset_labels(self, model: LatentClusteringModel, data: torch.Tensor, seed: int) -> torch.Tensor:
+        """The subset of every training point after training (default: the model's prediction rule)."""
+        return model.predict(data)
 
     # -- inference -----------------------------------------------------------------------------------------
     def _data(self, X) -> torch.Tensor:
@@ -332,15 +344,19 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
         X = self._validate_X(X, fitting=False)
         return self.pretrained_.preprocess(X)
 
-    def predict(self, X) -> np.ndarray:
-        """Cluster labels of new points (the model's prediction rule, see the model classes)."""
+    def _log_responsibilities(self, X) -> torch.Tensor:
         data = self._data(X)
-        return self.model_.predict(data).numpy().astype(np.int64)
+        log_r = self.model_.log_responsibilities(data)[:, torch.as_tensor(self.subsets_)]
+        return torch.log_softmax(log_r, dim=-1)
+
+    def predict(self, X) -> np.ndarray:
+        """Cluster labels of new points: the model's prediction rule (see the model classes) over the
+        ``n_clusters_`` clusters that the training data use."""
+        return self._log_responsibilities(X).argmax(-1).numpy().astype(np.int64)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Posterior cluster probabilities at the encoder mean, ``(n_samples, n_clusters)``."""
-        data = self._data(X)
-        return self.model_.log_responsibilities(data).exp().numpy()
+        """Posterior cluster probabilities at the encoder mean, ``(n_samples, n_clusters_)``."""
+        return self._log_responsibilities(X).exp().numpy()
 
     def transform(self, X) -> np.ndarray:
         """The latent embedding ``E_q[z | x]`` of each point, ``(n_samples, latent_dim)``."""
@@ -396,6 +412,8 @@ class DRPMClustering(DeepClusteringEstimator):
             "partition_gradients": "all",
             "partition_prior": "drpm",
             "concentration": 1.0,
+            "learn_concentration": True,
+            "prune": True,
         }
     )
 
@@ -413,14 +431,30 @@ class DRPMClustering(DeepClusteringEstimator):
         if self.partition_prior not in PARTITION_PRIORS:
             raise ValueError(f"unknown partition_prior {self.partition_prior!r}; expected one of {PARTITION_PRIORS}")
         _check_positive_float("concentration", self.concentration)
+        for name in ("learn_concentration", "prune"):
+            if getattr(self, name) not in (True, False):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def _schedules(self) -> dict:
         return {"temperature": ExponentialSchedule(self.temperature, self.final_temperature)}
 
+    def _after_init(self, model, data, seed):
+        # start from the subsets that the MAP partition of the pretrained codes uses, not from all of them
+        if self.prune:
+            model.prune_(data, batch_size=self.batch_size, generator=torch.Generator().manual_seed(seed))
+
+    def _subset_labels(self, model, data, seed):
+        # after training, the same delete moves on the trained codes, then the posterior labels
+        if self.prune:
+            model.prune_(data, batch_size=self.batch_size, generator=torch.Generator().manual_seed(seed))
+        return model.settle_(data)
+
     def _build_model(self, pretrained, n_samples):
         k = self.n_clusters
         if self.partition_prior == "crp":
-            prior = CRPPrior(k, concentration=self.concentration, dtype=torch.float64)
+            prior = CRPPrior(
+                k, concentration=self.concentration, learn_concentration=self.learn_concentration, dtype=torch.float64
+            )
         else:
             prior = DRPMPrior(k, dtype=torch.float64)
         urn = FullUrn() if self.guide_urn == "full" else CountsUrn(self.urn_slack)

@@ -61,12 +61,15 @@ def test_api_shapes_and_attributes(cls, blobs):
     est = cls(n_clusters=k, random_state=0, **FAST).fit(X)
     assert est.labels_.shape == (240,) and est.labels_.dtype == np.int64
     assert est.predict(X[:5]).shape == (5,)
+    # n_clusters is an upper bound: labels, probabilities and centres cover the n_clusters_ subsets in use
+    assert 1 <= est.n_clusters_ <= k and est.n_clusters_found_ == est.n_clusters_
+    assert sorted(np.unique(est.labels_)) == list(range(est.n_clusters_))
     proba = est.predict_proba(X[:5])
-    assert proba.shape == (5, k)
+    assert proba.shape == (5, est.n_clusters_)
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
     assert est.transform(X[:5]).shape == (5, 5)  # latent_dim "auto" = min(10, n_features)
-    assert est.cluster_centers_.shape == (k, 5)
-    assert 1 <= est.n_clusters_found_ <= k
+    assert est.cluster_centers_.shape == (est.n_clusters_, 5)
+    np.testing.assert_array_equal(est.predict(X), est.labels_)
     assert est.n_features_in_ == 5 and len(est.history_) == 2
     # the fitted Pyro model and guide are reachable and runnable
     trace = pyro.poutine.trace(est.model_.guide).get_trace(torch.zeros(4, 5))
