@@ -135,9 +135,10 @@ def prune_subsets(
         >>> from pyro_drpm.partitions import CRPPrior
         >>> g = torch.Generator().manual_seed(0)
         >>> z = torch.cat([torch.randn(50, 2, generator=g) - 4, torch.randn(50, 2, generator=g) + 4])
-        >>> fit = prune_subsets(z, torch.randn(4, 2), torch.ones(4, 2), CRPPrior(4), batch_size=100)
-        >>> int(fit.active.sum())
-        2
+        >>> locs = torch.tensor([[-4.5, -4.0], [-3.5, -4.0], [4.0, 4.5], [4.0, 3.5]])  # each blob split in two
+        >>> fit = prune_subsets(z, locs, torch.ones(4, 2), CRPPrior(4), batch_size=100)
+        >>> fit.active.tolist()
+        [False, True, False, True]
 
     :param z: latent codes ``(N, d)``.
     :param locs: initial cluster means ``(K, d)``.
