@@ -15,7 +15,8 @@ from pyro.distributions import TorchDistribution
 from pyro.nn import PyroModule
 from torch import nn
 
-from pyro_drpm.distributions import DRPM, ChineseRestaurantProcess, MultivariateNoncentralHypergeometric
+from pyro_drpm.distributions import ChineseRestaurantProcess, MultivariateNoncentralHypergeometric
+from pyro_drpm.partitions.special_cases import ExchangeableDRPM
 
 __all__ = ["CRPPrior", "DRPMPrior", "PartitionPrior"]
 
@@ -74,6 +75,8 @@ class PartitionPrior(PyroModule, metaclass=_AbstractPyroModuleMeta):
 class DRPMPrior(PartitionPrior):
     """``Y ~ DRPM(size_logits, 0)``: MVHG subset sizes with learned size logits, uniformly random members.
 
+    The distribution is an :class:`~pyro_drpm.partitions.ExchangeableDRPM` (the closed-form ``log_prob``).
+
     With all score logits equal the ranking is uniform, so the prior is exchangeable (it depends on ``Y`` only
     through its subset sizes) and :math:`\\log p(Y) = \\log p_{\\mathrm{MVHG}}(\\mathbf n) + \\sum_k \\log n_k! -
     \\log n!`.
@@ -115,9 +118,9 @@ class DRPMPrior(PartitionPrior):
         self.relaxation = relaxation
         self.dtype = dtype
 
-    def forward(self, num_elements: int, *, temperature: float = 1.0) -> DRPM:
+    def forward(self, num_elements: int, *, temperature: float = 1.0) -> ExchangeableDRPM:
         logits = self.size_logits if self.dtype is None else self.size_logits.to(self.dtype)
-        return DRPM(
+        return ExchangeableDRPM(
             logits,
             logits.new_zeros(num_elements),
             temperature=temperature,

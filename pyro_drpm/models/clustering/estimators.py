@@ -55,6 +55,7 @@ _TABULAR_HIDDEN = (64, 64)
 GUIDE_URNS = ("adaptive", "full")
 PARTITION_PRIORS = ("drpm", "crp")
 PARTITION_GRADIENTS = ("all", "guide", "pathwise")
+PARTITION_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 #: The parameters every deep clustering estimator has, with their defaults, in signature order.
 _COMMON_PARAMETERS = {
@@ -372,8 +373,10 @@ class DRPMClustering(DeepClusteringEstimator):
     """DRPM variational clustering (Sutter et al. 2023) as a scikit-learn-style estimator.
 
     Each mini-batch's cluster assignment is one DRPM latent (:class:`~pyro_drpm.models.clustering.drpm_vc.DRPMVC`); the
-    ELBO with the DRPM's exact ``log p(Y)`` and ``log q(Y)`` is maximised by ``Trace_ELBO``. Labels follow the
-    paper's rule ``argmax_k N(E_q[z_i]; mu_k, sigma_k^2)``.
+    ELBO with the DRPM's exact ``log p(Y)`` and ``log q(Y)`` is maximised by ``Trace_ELBO``. ``n_clusters`` is an
+    upper bound: with ``prune=True`` the fit keeps the subsets that the MAP partition under the prior uses, and
+    labels come from the posterior over the data set's partition (the prior's predictive weights times the
+    cluster densities at ``E_q[z_i]``), so an empty subset gets no points; ``n_clusters_`` is the number used.
 
     Parameters as in :class:`DeepClusteringEstimator`, plus:
 
@@ -391,6 +394,13 @@ class DRPMClustering(DeepClusteringEstimator):
         DRPM with learned size logits or a Chinese restaurant process truncated to ``n_clusters`` blocks (the
         CRP baseline; the guide is the same DRPM).
     :param concentration: initial CRP concentration (``partition_prior="crp"``).
+    :param learn_concentration: learn the CRP concentration by SVI (else it stays at ``concentration``).
+    :param prune: ``n_clusters`` is an upper bound: start from, and end with, the subsets that the MAP partition
+        of the codes uses under the prior (delete moves, :mod:`~pyro_drpm.models.clustering.pruning`); labels
+        then number only the ``n_clusters_`` subsets in use. ``False``: every subset the mixture fit starts with
+        stays available.
+    :param partition_dtype: ``"float32"`` (default, about twice as fast) or ``"float64"``: the dtype of the
+        prior's and the guide's partition distributions.
 
     Example::
 
@@ -414,6 +424,7 @@ class DRPMClustering(DeepClusteringEstimator):
             "concentration": 1.0,
             "learn_concentration": True,
             "prune": True,
+            "partition_dtype": "float32",
         }
     )
 
@@ -431,6 +442,10 @@ class DRPMClustering(DeepClusteringEstimator):
         if self.partition_prior not in PARTITION_PRIORS:
             raise ValueError(f"unknown partition_prior {self.partition_prior!r}; expected one of {PARTITION_PRIORS}")
         _check_positive_float("concentration", self.concentration)
+        if self.partition_dtype not in PARTITION_DTYPES:
+            raise ValueError(
+                f"unknown partition_dtype {self.partition_dtype!r}; expected one of {sorted(PARTITION_DTYPES)}"
+            )
         for name in ("learn_concentration", "prune"):
             if getattr(self, name) not in (True, False):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
@@ -451,19 +466,20 @@ class DRPMClustering(DeepClusteringEstimator):
 
     def _build_model(self, pretrained, n_samples):
         k = self.n_clusters
+        dtype = PARTITION_DTYPES[self.partition_dtype]
         if self.partition_prior == "crp":
             prior = CRPPrior(
-                k, concentration=self.concentration, learn_concentration=self.learn_concentration, dtype=torch.float64
+                k, concentration=self.concentration, learn_concentration=self.learn_concentration, dtype=dtype
             )
         else:
-            prior = DRPMPrior(k, dtype=torch.float64)
+            prior = DRPMPrior(k, dtype=dtype)
         urn = FullUrn() if self.guide_urn == "full" else CountsUrn(self.urn_slack)
         return DRPMVC(
             pretrained.encoder,
             pretrained.decoder,
             k,
             prior=prior,
-            partition_guide=ClusterOrderedDRPM(k, urn=urn, dtype=torch.float64),
+            partition_guide=ClusterOrderedDRPM(k, urn=urn, dtype=dtype),
             beta=self.beta,
             partition_weight=self.partition_weight,
             detach_responsibilities=self.partition_gradients == "guide",
