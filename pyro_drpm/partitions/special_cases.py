@@ -96,6 +96,12 @@ class DeterministicSizesDRPM(DRPM):
     def expand(self, batch_shape, _instance=None):
         return super().expand(batch_shape, _instance=self._get_checked_instance(DeterministicSizesDRPM, _instance))
 
+    def rsample(self, sample_shape=torch.Size()):
+        if self.num_subsets == 1:  # the one partition with one subset: every element in it
+            shape = torch.Size(sample_shape) + self.batch_shape + self.event_shape
+            return torch.ones(shape, dtype=self.score_logits.dtype, device=self.score_logits.device)
+        return super().rsample(sample_shape)
+
     def log_prob(self, value):
         valid, assignment, sizes = self._prepare(value)
         valid = valid & (sizes.detach() == self.class_sizes).all(-1)

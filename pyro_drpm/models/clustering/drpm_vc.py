@@ -52,8 +52,15 @@ class DRPMVC(LatentClusteringModel):
     differentiable ``log q(Y)`` and ``log p(Y)``. ``path_derivative=True`` drops the zero-mean direct gradient of
     ``log q(Y)`` (:class:`~pyro_drpm.infer.PathDerivative`); ``detach_responsibilities=True`` makes the partition
     train only the guide's own parameters (the released code's choice). The relaxation ``temperature`` is an
-    argument of :meth:`model` and :meth:`guide` (a schedule's value during training). Prediction:
-    ``argmax_k N(E_q[z_i]; mu_k, sigma_k^2)``, without mixing weights, as in [1].
+    argument of :meth:`model` and :meth:`guide` (a schedule's value during training).
+
+    Subsets in use: ``K`` is an upper bound. The guide's responsibilities add, in ``prior_sweeps`` mean-field
+    sweeps, the prior's predictive log weight of each subset at the other elements' soft counts
+    (:meth:`~pyro_drpm.partitions.PartitionPrior.log_predictive_weights`), so the prior shapes ``q(Y | x)`` and a
+    subset's soft count can vanish; :meth:`prune_` keeps only the subsets that the MAP partition of a data set
+    uses under the prior (delete moves, :mod:`~pyro_drpm.models.clustering.pruning`), and the others get no
+    elements. Prediction: ``argmax_k log N(E_q[z_i]; mu_k, sigma_k^2) + log w_k`` over the subsets in use, with
+    the prior's predictive weights ``w_k`` at the subset sizes that :meth:`settle_` fitted.
 
     Example::
 
@@ -73,6 +80,8 @@ class DRPMVC(LatentClusteringModel):
     :param detach_responsibilities: compute the guide's responsibilities from detached encoder outputs and
         clusters.
     :param path_derivative: use the path-derivative estimator for ``log q(Y)``.
+    :param prior_sweeps: mean-field sweeps of the guide's responsibilities with the prior's predictive weights
+        (``0``: the cluster densities alone).
 
     References:
     [1] Sutter, Ryser, Liebeskind, Vogt, "Differentiable Random Partition Models", NeurIPS 2023,

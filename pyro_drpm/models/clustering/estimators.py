@@ -26,9 +26,9 @@ import numbers
 import numpy as np
 import pyro
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pyro_drpm.infer import ELBOS, ExponentialSchedule, train_svi
 from pyro_drpm.models.clustering.base import LatentClusteringModel
@@ -118,7 +118,7 @@ def _check_positive_float(name: str, value) -> float:
     return float(value)
 
 
-class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
+class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
     """Base class: validation, pretraining, mixture initialisation, SVI, prediction. Subclasses build the model.
 
     Common parameters (see the subclasses for their own):
@@ -214,16 +214,11 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
 
     # -- data --------------------------------------------------------------------------------------------
     def _validate_X(self, X, fitting: bool) -> np.ndarray:
-        X = check_array(X, dtype=[np.float64, np.float32], ensure_2d=True, allow_nd=False)
-        if fitting:
-            self.n_features_in_ = X.shape[1]
-            if X.shape[0] < self.n_clusters:
-                raise ValueError(
-                    f"n_samples={X.shape[0]} is smaller than n_clusters={self.n_clusters}: fewer samples than clusters"
-                )
-        elif X.shape[1] != self.n_features_in_:
+        # scikit-learn's own checks and wording (finite values, 2-D, the feature count seen in fit)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_2d=True, allow_nd=False, reset=fitting)
+        if fitting and X.shape[0] < self.n_clusters:
             raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with {self.n_features_in_}"
+                f"n_samples={X.shape[0]} is smaller than n_clusters={self.n_clusters}: fewer samples than clusters"
             )
         return X
 
@@ -360,9 +355,11 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
         return self._log_responsibilities(X).exp().numpy()
 
     def transform(self, X) -> np.ndarray:
-        """The latent embedding ``E_q[z | x]`` of each point, ``(n_samples, latent_dim)``."""
-        data = self._data(X)
-        return embed(self.model_.encoder, data).numpy()
+        """The latent embedding ``E_q[z | x]`` of each point, ``(n_samples, latent_dim)``, in the dtype of ``X``
+        (float32 or float64)."""
+        check_is_fitted(self, "model_")
+        X = self._validate_X(X, fitting=False)
+        return embed(self.model_.encoder, self.pretrained_.preprocess(X)).numpy().astype(X.dtype)
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         """``fit(X)`` and return ``labels_``."""

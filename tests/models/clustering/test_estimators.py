@@ -171,8 +171,13 @@ def test_bad_options_raise_value_error(cls, params, match, blobs):
 
 def test_model_specific_bad_options(blobs):
     X, _ = blobs
-    with pytest.raises(ValueError, match="unknown partition_prior"):
+    with pytest.raises(ValueError, match=r"unknown partition_prior 'dp'; expected one of \('drpm', 'crp'\)"):
         DRPMClustering(n_clusters=3, partition_prior="dp", **FAST).fit(X)
+    with pytest.raises(ValueError, match=r"unknown partition_dtype 'float16'; expected one of \['float32', 'float6"):
+        DRPMClustering(n_clusters=3, partition_dtype="float16", **FAST).fit(X)
+    for name in ("prune", "learn_concentration"):
+        with pytest.raises(ValueError, match=name):
+            DRPMClustering(n_clusters=3, **{name: "yes"}, **FAST).fit(X)
     with pytest.raises(ValueError, match="concentration"):
         DRPMClustering(n_clusters=3, partition_prior="crp", concentration=-1.0, **FAST).fit(X)
     with pytest.raises(ValueError, match="unknown guide_urn"):
@@ -193,8 +198,9 @@ def test_predict_before_fit_and_wrong_width(cls, blobs):
         with pytest.raises(NotFittedError):
             method(X)
     est.fit(X)
-    with pytest.raises(ValueError, match="features"):
-        est.predict(X[:, :2])
+    with pytest.raises(ValueError, match="X has 2 features, but .* is expecting 5 features as input"):
+        est.predict(X[:, :2])  # scikit-learn's wording (validate_data)
+    assert est.transform(X[:3]).dtype == np.float64 and est.transform(X[:3].astype(np.float32)).dtype == np.float32
 
 
 @pytest.mark.parametrize("freeze_encoder", [True, False])
