@@ -151,8 +151,10 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
     :param progress: show tqdm progress bars.
 
     Fitted attributes: ``labels_``, ``model_`` (the Pyro model/guide module), ``pretrained_``, ``history_``
-    (loss per data point and epoch), ``cluster_centers_`` (latent cluster means), ``n_clusters_found_``
-    (clusters with at least one training point), ``likelihood_``, ``n_features_in_``.
+    (loss per data point and epoch), ``n_clusters_`` (the clusters in use: ``n_clusters`` is an upper bound),
+    ``subsets_`` (the model's subsets in use, in label order: ``labels_`` and :meth:`predict` number them
+    ``0 .. n_clusters_ - 1``), ``cluster_centers_`` (their latent means), ``n_clusters_found_`` (the same as
+    ``n_clusters_``, kept for existing code), ``likelihood_``, ``n_features_in_``.
     """
 
     _dirichlet_process_init = False
