@@ -134,7 +134,9 @@ partition_guide = ClusterOrderedDRPM(N_CLUSTERS, dtype=torch.float64)  # q(Y | x
 #
 # The model draws the batch's partition `Y` from the prior, the latent code of every digit from the Gaussian
 # of its subset (`AssignedNormal`, linear in `Y`), and the pixels from the decoder. The guide encodes every
-# digit, turns its expected log-likelihood under each cluster into responsibilities `r_ik`, and hands them to
+# digit, turns its expected log-likelihood under each cluster into responsibilities `r_ik` (with two mean-field
+# sweeps that weigh each subset by the prior's predictive weight at the other digits' soft counts, so the prior
+# shapes the guide and a subset that the prior disfavours can lose all its digits), and hands them to
 # `ClusterOrderedDRPM`: a DRPM whose scores `exp(c) * sum_k r_ik (K - 1 - k)` rank the digits cluster by
 # cluster and whose urn holds the rounded soft counts `sum_i r_ik`, so its sizes are deterministic and the
 # randomness of `q(Y)` is in the ranking. Both `log p(Y)` and `log q(Y)` are exact and differentiable in the
@@ -148,10 +150,19 @@ def cluster_scales():
     return cluster_log_scales.clamp(min=math.log(1e-3)).exp()
 
 
+PRIOR_SWEEPS = 2
+
+
 def responsibilities(loc, scale):
-    """softmax_k of E_q[log N(z_i; mu_k, sigma_k^2)] (closed form for Gaussians)."""
+    """softmax_k of E_q[log N(z_i; mu_k, sigma_k^2)] (closed form for Gaussians), then mean-field sweeps that add
+    the prior's predictive log weight of each subset at the other digits' soft counts."""
     log_density = dist.Normal(cluster_locs, cluster_scales()).log_prob(loc.unsqueeze(-2)).sum(-1)
-    return torch.softmax(log_density - 0.5 * ((scale.unsqueeze(-2) / cluster_scales()) ** 2).sum(-1), dim=-1)
+    logits = log_density - 0.5 * ((scale.unsqueeze(-2) / cluster_scales()) ** 2).sum(-1)
+    r = torch.softmax(logits, dim=-1)
+    for _ in range(PRIOR_SWEEPS):
+        others = r.sum(0) - r  # soft subset sizes without digit i
+        r = torch.softmax(logits + prior.log_predictive_weights(others, loc.shape[0]).to(logits.dtype), dim=-1)
+    return r
 
 
 def model(x, temperature=0.5):
@@ -223,7 +234,7 @@ plt.close(fig)
 # same networks, clusters, prior and guide block it computes the same ELBO as the functions above.
 
 # %%
-vc = DRPMVC(encoder, decoder, N_CLUSTERS, prior=prior, partition_guide=partition_guide)
+vc = DRPMVC(encoder, decoder, N_CLUSTERS, prior=prior, partition_guide=partition_guide, prior_sweeps=PRIOR_SWEEPS)
 with torch.no_grad():
     vc.locs.copy_(cluster_locs)
     vc.log_scales.copy_(cluster_log_scales)
@@ -237,12 +248,14 @@ print(f"negative ELBO of one batch: tutorial {ours:.4f}, DRPMVC {packaged:.4f}")
 # %% [markdown]
 # ## Evaluation
 #
-# Prediction follows the paper: each digit goes to the cluster whose Gaussian gives its encoder mean the
-# highest density. Cluster labels are arbitrary, so accuracy matches clusters to classes with the Hungarian
-# algorithm; NMI and ARI are invariant to relabelling.
+# Labels come from the posterior over the partition of all digits with the clusters fixed (`DRPMVC.settle_`):
+# each digit goes to the cluster that maximises the density of its encoder mean times the prior's predictive
+# weight at the current subset sizes, until the labels settle, so an empty subset gets no digits. Cluster
+# labels are arbitrary, so accuracy matches clusters to classes with the Hungarian algorithm; NMI and ARI are
+# invariant to relabelling.
 
 # %%
-labels = vc.predict(X).numpy()
+labels = vc.settle_(X).numpy()
 scores = clustering_scores(y, labels)
 print("DRPM-VC:", {k: round(v, 3) for k, v in scores.items()}, f"({len(np.unique(labels))} clusters used)")
 

@@ -3,6 +3,7 @@
 from pyro_drpm.partitions.amortised import AmortisedDRPM, ElementScores, PooledSizes
 from pyro_drpm.partitions.cluster_ordered import ClusterOrderedDRPM
 from pyro_drpm.partitions.priors import CRPPrior, DRPMPrior, PartitionPrior
+from pyro_drpm.partitions.special_cases import DeterministicSizesDRPM, ExchangeableDRPM
 from pyro_drpm.partitions.urns import CountsUrn, FullUrn, largest_remainder_round
 
 __all__ = [
@@ -11,6 +12,8 @@ __all__ = [
     "ClusterOrderedDRPM",
     "CountsUrn",
     "DRPMPrior",
+    "DeterministicSizesDRPM",
+    "ExchangeableDRPM",
     "ElementScores",
     "FullUrn",
     "PartitionPrior",

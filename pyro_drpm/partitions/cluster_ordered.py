@@ -9,6 +9,7 @@ from pyro.nn import PyroModule
 from torch import nn
 
 from pyro_drpm.distributions import DRPM
+from pyro_drpm.partitions.special_cases import DeterministicSizesDRPM
 from pyro_drpm.partitions.urns import CountsUrn
 
 __all__ = ["ClusterOrderedDRPM"]
@@ -88,8 +89,11 @@ class ClusterOrderedDRPM(PyroModule):
         return counts.log() - (urn - counts).log(), score_logits, class_sizes
 
     def forward(self, responsibilities: torch.Tensor, *, temperature: float = 1.0) -> DRPM:
+        """``q(Y | r)``: a :class:`~pyro_drpm.partitions.DeterministicSizesDRPM` when the urn holds exactly ``n``
+        balls (no size stage to evaluate), else a :class:`~pyro_drpm.distributions.DRPM`."""
         size_logits, score_logits, class_sizes = self.parameters_of(responsibilities)
-        return DRPM(
+        deterministic = class_sizes is not None and float(class_sizes.sum()) == responsibilities.shape[0]
+        return (DeterministicSizesDRPM if deterministic else DRPM)(
             size_logits,
             score_logits,
             temperature=temperature,

@@ -15,7 +15,8 @@ from pyro.distributions import TorchDistribution
 from pyro.nn import PyroModule
 from torch import nn
 
-from pyro_drpm.distributions import DRPM, ChineseRestaurantProcess
+from pyro_drpm.distributions import ChineseRestaurantProcess, MultivariateNoncentralHypergeometric
+from pyro_drpm.partitions.special_cases import ExchangeableDRPM
 
 __all__ = ["CRPPrior", "DRPMPrior", "PartitionPrior"]
 
@@ -47,9 +48,34 @@ class PartitionPrior(PyroModule, metaclass=_AbstractPyroModuleMeta):
     def init_from_weights(self, weights: torch.Tensor) -> None:
         """Set the prior's expected subset proportions to ``weights`` where the prior has such a parameter."""
 
+    def log_prob_sizes(self, sizes: torch.Tensor) -> torch.Tensor:
+        """``log p(Y)`` of every partition ``Y`` whose subset sizes (row sums) are ``sizes``, shape ``(..., K)``.
+
+        The priors here are exchangeable (``p(Y)`` depends on ``Y`` only through its subset sizes), so this is
+        the log-probability of one canonical ``Y`` with those sizes (elements taken in order, subset by subset);
+        ``n = sizes.sum(-1)`` must be the same for the whole batch.
+        """
+        sizes = torch.as_tensor(sizes)
+        num_elements = int(sizes.sum(-1).flatten()[0].round())
+        rank = torch.arange(num_elements, device=sizes.device).expand(sizes.shape[:-1] + (num_elements,))
+        block = torch.searchsorted(sizes.cumsum(-1).contiguous(), rank.contiguous(), right=True)
+        assignment = torch.nn.functional.one_hot(block, self.num_subsets).transpose(-1, -2)
+        distribution = self(num_elements)
+        return distribution.log_prob(assignment.to(torch.float64))
+
+    @abstractmethod
+    def log_predictive_weights(self, counts: torch.Tensor, num_elements: int) -> torch.Tensor:
+        """``log p(Y + {i -> k}) - log p(Y)`` up to a constant in ``k``: where a new element goes, ``(..., K)``.
+
+        :param counts: the (possibly soft, non-integer) subset sizes ``(..., K)`` of the other elements.
+        :param num_elements: the number of elements ``n`` of the partition the element joins.
+        """
+
 
 class DRPMPrior(PartitionPrior):
     """``Y ~ DRPM(size_logits, 0)``: MVHG subset sizes with learned size logits, uniformly random members.
+
+    The distribution is an :class:`~pyro_drpm.partitions.ExchangeableDRPM` (the closed-form ``log_prob``).
 
     With all score logits equal the ranking is uniform, so the prior is exchangeable (it depends on ``Y`` only
     through its subset sizes) and :math:`\\log p(Y) = \\log p_{\\mathrm{MVHG}}(\\mathbf n) + \\sum_k \\log n_k! -
@@ -92,15 +118,38 @@ class DRPMPrior(PartitionPrior):
         self.relaxation = relaxation
         self.dtype = dtype
 
-    def forward(self, num_elements: int, *, temperature: float = 1.0) -> DRPM:
+    def forward(self, num_elements: int, *, temperature: float = 1.0) -> ExchangeableDRPM:
         logits = self.size_logits if self.dtype is None else self.size_logits.to(self.dtype)
-        return DRPM(
+        return ExchangeableDRPM(
             logits,
             logits.new_zeros(num_elements),
             temperature=temperature,
             relaxation=self.relaxation,
             class_sizes=self.class_sizes,
         )
+
+    def _urn(self, num_elements: int, like: torch.Tensor) -> torch.Tensor:
+        if self.class_sizes is None:
+            return like.new_full((self.num_subsets,), float(num_elements))
+        return torch.as_tensor(self.class_sizes, dtype=like.dtype, device=like.device)
+
+    def log_prob_sizes(self, sizes: torch.Tensor) -> torch.Tensor:
+        """The closed form for uniform scores,
+        :math:`\\log p_{\\mathrm{MVHG}}(\\mathbf n) + \\sum_k \\log n_k! - \\log n!`."""
+        logits = self.size_logits if self.dtype is None else self.size_logits.to(self.dtype)
+        sizes = torch.as_tensor(sizes, dtype=logits.dtype, device=logits.device)
+        n = sizes.sum(-1)
+        urn = self._urn(int(n.flatten()[0].round()), logits)
+        sizes_law = MultivariateNoncentralHypergeometric(urn, n, logits, validate_args=False)
+        return sizes_law.log_prob(sizes) + torch.lgamma(sizes + 1).sum(-1) - torch.lgamma(n + 1)
+
+    def log_predictive_weights(self, counts: torch.Tensor, num_elements: int) -> torch.Tensor:
+        """:math:`\\log \\omega_k + \\log(m_k - c_k)`: the MVHG ratio :math:`p(\\mathbf c + e_k) / p(\\mathbf c)`
+        times the ordered-blocks ratio :math:`(c_k + 1) / (n + 1)`, at the (soft) counts ``c``."""
+        logits = self.size_logits if self.dtype is None else self.size_logits.to(self.dtype)
+        counts = counts.to(logits.dtype)
+        room = self._urn(num_elements, logits) - counts
+        return logits + room.clamp(min=torch.finfo(logits.dtype).tiny).log()
 
     def init_from_weights(self, weights: torch.Tensor) -> None:
         """``size_logits = logit(w_k)``: for any ``n`` the prior's mean subset sizes are then about ``n w_k``."""
@@ -155,3 +204,15 @@ class CRPPrior(PartitionPrior):
 
     def forward(self, num_elements: int, *, temperature: float = 1.0) -> ChineseRestaurantProcess:
         return ChineseRestaurantProcess(self.concentration, self.num_subsets, num_elements)
+
+    def log_predictive_weights(self, counts: torch.Tensor, num_elements: int) -> torch.Tensor:
+        """:math:`\\log(c_k + \\alpha / K)`: the predictive of the symmetric Dirichlet(:math:`\\alpha / K`)
+        mixture, whose limit as :math:`K \\to \\infty` is the CRP's (join a block of size :math:`c_k` with weight
+        :math:`c_k`, open one of the empty ones with total weight :math:`\\alpha`) [Neal 2000, eq. 3.6], at
+        soft counts ``c``.
+
+        Reference: Neal, "Markov chain sampling methods for Dirichlet process mixture models", J. Comput. Graph.
+        Stat. 9 (2000), https://doi.org/10.1080/10618600.2000.10474879.
+        """
+        alpha = self.concentration.to(counts.dtype)
+        return (counts.clamp(min=0) + alpha / self.num_subsets).log()

@@ -111,3 +111,67 @@ def test_amortised_set_guide_trains_under_svi():
     losses = [svi.step() for _ in range(150)]
     assert all(math.isfinite(v) for v in losses)
     assert sum(losses[-20:]) / 20 < sum(losses[:20]) / 20 - 5.0
+
+
+def test_log_prob_sizes_is_the_log_prob_of_any_partition_with_those_sizes():
+    torch.manual_seed(0)
+    sizes = torch.tensor([[2.0, 0.0, 3.0], [1.0, 1.0, 3.0]], dtype=torch.float64)
+    Y = torch.eye(3, dtype=torch.float64)[:, [2, 0, 2, 0, 2]]  # sizes (2, 0, 3), elements shuffled
+    for prior in (
+        DRPMPrior(3, size_logits=torch.tensor([0.3, -0.2, 0.1]), dtype=torch.float64),
+        CRPPrior(3, concentration=0.7, dtype=torch.float64),
+    ):
+        log_p = prior.log_prob_sizes(sizes)
+        assert log_p.shape == (2,)
+        torch.testing.assert_close(log_p[0], prior(5).log_prob(Y).detach(), atol=1e-10, rtol=0)
+    # the DRPM prior's closed form against the general DRPM (quadrature over the ordered blocks)
+    general = DRPM(torch.tensor([0.3, -0.2, 0.1], dtype=torch.float64), torch.zeros(5, dtype=torch.float64))
+    torch.testing.assert_close(
+        DRPMPrior(3, size_logits=torch.tensor([0.3, -0.2, 0.1])).log_prob_sizes(sizes)[0],
+        general.log_prob(Y).float(),
+        atol=1e-5,
+        rtol=0,
+    )
+
+
+def test_drpm_predictive_weights_are_the_exact_ratio():
+    """log p(c + e_k) - log w_k(c) is the same for every k: the weights are the prior's predictive."""
+    prior = DRPMPrior(3, size_logits=torch.tensor([0.5, -1.0, 0.2]), dtype=torch.float64)
+    counts = torch.tensor([2.0, 0.0, 3.0], dtype=torch.float64)
+    joined = prior.log_prob_sizes(counts + torch.eye(3, dtype=torch.float64))
+    difference = (joined - prior.log_predictive_weights(counts, 6)).detach()
+    torch.testing.assert_close(difference, difference[0].expand(3), atol=1e-10, rtol=0)
+
+
+def test_crp_predictive_weights_favour_large_blocks_and_grow_with_the_concentration():
+    counts = torch.tensor([5.0, 1.0, 0.0])
+    small, large = (CRPPrior(3, concentration=a).log_predictive_weights(counts, 7) for a in (0.1, 10.0))
+    assert small[0] > small[1] > small[2] and large[2] > small[2]
+    torch.testing.assert_close(small.exp(), counts + 0.1 / 3)
+
+
+def test_special_case_drpms_have_the_general_log_prob():
+    from pyro_drpm.partitions import DeterministicSizesDRPM, ExchangeableDRPM
+
+    torch.manual_seed(0)
+    logits = torch.randn(3, dtype=torch.float64)
+    exchangeable = ExchangeableDRPM(logits, torch.zeros(6, dtype=torch.float64))
+    Y = exchangeable.sample(torch.Size([20]))
+    general = DRPM(logits, torch.zeros(6, dtype=torch.float64)).log_prob(Y)
+    torch.testing.assert_close(exchangeable.log_prob(Y), general, atol=1e-10, rtol=0)
+    scores = torch.randn(6, dtype=torch.float64)
+    urn = torch.tensor([3.0, 0.0, 3.0], dtype=torch.float64)
+    fixed = DeterministicSizesDRPM(logits, scores, class_sizes=urn)
+    Y = fixed.sample(torch.Size([20]))
+    general = DRPM(logits, scores, class_sizes=urn).log_prob(Y)
+    torch.testing.assert_close(fixed.log_prob(Y), general, atol=1e-10, rtol=0)
+    off = torch.eye(3, dtype=torch.float64)[:, [0, 0, 0, 0, 2, 2]]  # sizes (4, 0, 2): not the urn
+    assert fixed.log_prob(off) == -math.inf
+    assert type(fixed.expand(torch.Size([2]))) is DeterministicSizesDRPM
+    assert type(exchangeable.expand(torch.Size([2]))) is ExchangeableDRPM
+    assert DeterministicSizesDRPM(torch.zeros(1), torch.zeros(4), class_sizes=torch.tensor([4.0])).rsample().shape == (
+        1,
+        4,
+    )
+    with pytest.raises(ValueError, match="sum to n"):
+        DeterministicSizesDRPM(logits, scores, class_sizes=torch.tensor([3.0, 3.0, 3.0]))

@@ -12,8 +12,9 @@ from pyro.nn import pyro_method
 
 from pyro_drpm.distributions import AssignedNormal
 from pyro_drpm.infer import PathDerivative
-from pyro_drpm.models.clustering.base import LatentClusteringModel
+from pyro_drpm.models.clustering.base import _MIN_LOG_SCALE, LatentClusteringModel
 from pyro_drpm.models.clustering.initialisation import MixtureInit, cluster_path_order
+from pyro_drpm.models.clustering.pruning import prune_subsets
 from pyro_drpm.nn import MLPDecoder, MLPEncoder
 from pyro_drpm.partitions import ClusterOrderedDRPM, DRPMPrior, PartitionPrior
 
@@ -51,8 +52,15 @@ class DRPMVC(LatentClusteringModel):
     differentiable ``log q(Y)`` and ``log p(Y)``. ``path_derivative=True`` drops the zero-mean direct gradient of
     ``log q(Y)`` (:class:`~pyro_drpm.infer.PathDerivative`); ``detach_responsibilities=True`` makes the partition
     train only the guide's own parameters (the released code's choice). The relaxation ``temperature`` is an
-    argument of :meth:`model` and :meth:`guide` (a schedule's value during training). Prediction:
-    ``argmax_k N(E_q[z_i]; mu_k, sigma_k^2)``, without mixing weights, as in [1].
+    argument of :meth:`model` and :meth:`guide` (a schedule's value during training).
+
+    Subsets in use: ``K`` is an upper bound. The guide's responsibilities add, in ``prior_sweeps`` mean-field
+    sweeps, the prior's predictive log weight of each subset at the other elements' soft counts
+    (:meth:`~pyro_drpm.partitions.PartitionPrior.log_predictive_weights`), so the prior shapes ``q(Y | x)`` and a
+    subset's soft count can vanish; :meth:`prune_` keeps only the subsets that the MAP partition of a data set
+    uses under the prior (delete moves, :mod:`~pyro_drpm.models.clustering.pruning`), and the others get no
+    elements. Prediction: ``argmax_k log N(E_q[z_i]; mu_k, sigma_k^2) + log w_k`` over the subsets in use, with
+    the prior's predictive weights ``w_k`` at the subset sizes that :meth:`settle_` fitted.
 
     Example::
 
@@ -72,6 +80,8 @@ class DRPMVC(LatentClusteringModel):
     :param detach_responsibilities: compute the guide's responsibilities from detached encoder outputs and
         clusters.
     :param path_derivative: use the path-derivative estimator for ``log q(Y)``.
+    :param prior_sweeps: mean-field sweeps of the guide's responsibilities with the prior's predictive weights
+        (``0``: the cluster densities alone).
 
     References:
     [1] Sutter, Ryser, Liebeskind, Vogt, "Differentiable Random Partition Models", NeurIPS 2023,
@@ -91,6 +101,7 @@ class DRPMVC(LatentClusteringModel):
         partition_weight: float = 1.0,
         detach_responsibilities: bool = False,
         path_derivative: bool = False,
+        prior_sweeps: int = 2,
     ):
         super().__init__(encoder, decoder, n_components, beta=beta)
         if not (math.isfinite(partition_weight) and partition_weight > 0):
@@ -106,6 +117,12 @@ class DRPMVC(LatentClusteringModel):
         self.partition_weight = float(partition_weight)
         self.detach_responsibilities = bool(detach_responsibilities)
         self.path_derivative = bool(path_derivative)
+        if isinstance(prior_sweeps, bool) or int(prior_sweeps) != prior_sweeps or prior_sweeps < 0:
+            raise ValueError(f"prior_sweeps must be a non-negative integer, got {prior_sweeps!r}")
+        self.prior_sweeps = int(prior_sweeps)
+        # the subsets in use, and the subset sizes of the data the model was fitted to (for predictions)
+        self.register_buffer("active", torch.ones(self.n_components, dtype=torch.bool))
+        self.register_buffer("subset_counts", torch.ones(self.n_components))
 
     def init_from_mixture(self, mixture: MixtureInit) -> None:
         """Clusters from a fitted Gaussian mixture, reordered along a short path through their means (a DRPM
@@ -121,10 +138,67 @@ class DRPMVC(LatentClusteringModel):
         super().init_from_mixture(ordered)
         self.prior.init_from_weights(ordered.weights)
 
+    @torch.no_grad()
+    def prune_(self, x: torch.Tensor, *, batch_size: int, generator: torch.Generator | None = None) -> None:
+        """Keep only the subsets that the MAP partition of the data set ``x`` uses under the prior, with the
+        guide's ``q(z_i | x_i)`` for the codes (:func:`~pyro_drpm.models.clustering.pruning.prune_subsets`); the
+        clusters and the prior's proportions become that fit's."""
+        loc, scale = self.encoder(x)
+        fit = prune_subsets(
+            loc,
+            self.locs,
+            self.scales,
+            self.prior,
+            batch_size=batch_size,
+            z_scale=scale,
+            active=self.active,
+            generator=generator,
+        )
+        self.locs.copy_(fit.locs)
+        self.log_scales.copy_(fit.scales.clamp(min=math.exp(_MIN_LOG_SCALE)).log())
+        self.active.copy_(fit.active)
+        counts = torch.bincount(fit.labels, minlength=self.n_components).to(self.subset_counts.dtype)
+        self.subset_counts.copy_(counts)
+        self.prior.init_from_weights(counts / counts.sum())
+
+    @torch.no_grad()
+    def settle_(self, x: torch.Tensor, *, max_sweeps: int = 30) -> torch.Tensor:
+        """The labels of the data set ``x`` under the posterior over its partition, with the clusters fixed:
+        each point to ``argmax_k log N(E_q[z_i]; mu_k, sigma_k^2) + log w_k`` (``w_k`` the prior's predictive
+        weight at the current subset sizes) until the labels settle; the sizes and the subsets in use are kept
+        for :meth:`predict`."""
+        loc, _ = self.encoder(x)
+        log_density = self.cluster_log_likelihood(loc).masked_fill(~self.active, -math.inf)
+        labels = log_density.argmax(-1)
+        for _ in range(max_sweeps):
+            counts = torch.bincount(labels, minlength=self.n_components).to(self.subset_counts.dtype)
+            self.subset_counts.copy_(counts)
+            new_labels = (log_density + self.log_weights()).argmax(-1)
+            if torch.equal(new_labels, labels):
+                break
+            labels = new_labels
+        self.subset_counts.copy_(torch.bincount(labels, minlength=self.n_components).to(self.subset_counts.dtype))
+        self.active &= self.subset_counts > 0
+        return labels
+
+    def log_weights(self) -> torch.Tensor:
+        """The prior's predictive log weights at the fitted subset sizes; ``-inf`` for subsets not in use."""
+        counts = self.subset_counts
+        log_weights = self.prior.log_predictive_weights(counts, int(counts.sum().round())).to(self.locs.dtype)
+        return log_weights.masked_fill(~self.active, -math.inf)
+
     def responsibilities(self, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        """``softmax_k E_{q(z_i)}[log N(z_i; mu_k, sigma_k^2)]``, shape ``(B, K)`` (closed form for Gaussians)."""
+        """The guide's ``r_i``, shape ``(B, K)``: ``softmax_k E_{q(z_i)}[log N(z_i; mu_k, sigma_k^2)]`` (closed
+        form for Gaussians) over the subsets in use, then ``prior_sweeps`` mean-field sweeps that add the prior's
+        predictive log weight at the other elements' soft counts, ``log w_k(sum_{j != i} r_j)``."""
         variance_term = 0.5 * ((scale.unsqueeze(-2) / self.scales) ** 2).sum(-1)
-        return torch.softmax(self.cluster_log_likelihood(loc) - variance_term, dim=-1)
+        logits = (self.cluster_log_likelihood(loc) - variance_term).masked_fill(~self.active, -math.inf)
+        r = torch.softmax(logits, dim=-1)
+        n = loc.shape[0]
+        for _ in range(self.prior_sweeps):
+            others = r.sum(0) - r
+            r = torch.softmax(logits + self.prior.log_predictive_weights(others, n).to(logits.dtype), dim=-1)
+        return r
 
     def partition_posterior(self, loc: torch.Tensor, scale: torch.Tensor, *, temperature: float = 0.5):
         """``q(Y | x)`` for the encoder outputs of a mini-batch."""
@@ -168,5 +242,5 @@ class DRPMVC(LatentClusteringModel):
         return self.partition_posterior(loc, scale, temperature=temperature).sample().argmax(-2)
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """``argmax_k N(E_q[z_i]; mu_k, sigma_k^2)`` (the paper's rule)."""
-        return self.log_responsibilities(x, use_weights=False).argmax(-1)
+        """``argmax_k log N(E_q[z_i]; mu_k, sigma_k^2) + log w_k`` over the subsets in use (see :meth:`settle_`)."""
+        return self.log_responsibilities(x).argmax(-1)

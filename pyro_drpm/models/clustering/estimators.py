@@ -26,9 +26,9 @@ import numbers
 import numpy as np
 import pyro
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pyro_drpm.infer import ELBOS, ExponentialSchedule, train_svi
 from pyro_drpm.models.clustering.base import LatentClusteringModel
@@ -55,6 +55,7 @@ _TABULAR_HIDDEN = (64, 64)
 GUIDE_URNS = ("adaptive", "full")
 PARTITION_PRIORS = ("drpm", "crp")
 PARTITION_GRADIENTS = ("all", "guide", "pathwise")
+PARTITION_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 #: The parameters every deep clustering estimator has, with their defaults, in signature order.
 _COMMON_PARAMETERS = {
@@ -117,7 +118,7 @@ def _check_positive_float(name: str, value) -> float:
     return float(value)
 
 
-class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
+class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
     """Base class: validation, pretraining, mixture initialisation, SVI, prediction. Subclasses build the model.
 
     Common parameters (see the subclasses for their own):
@@ -150,8 +151,10 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
     :param progress: show tqdm progress bars.
 
     Fitted attributes: ``labels_``, ``model_`` (the Pyro model/guide module), ``pretrained_``, ``history_``
-    (loss per data point and epoch), ``cluster_centers_`` (latent cluster means), ``n_clusters_found_``
-    (clusters with at least one training point), ``likelihood_``, ``n_features_in_``.
+    (loss per data point and epoch), ``n_clusters_`` (the clusters in use: ``n_clusters`` is an upper bound),
+    ``subsets_`` (the model's subsets in use, in label order: ``labels_`` and :meth:`predict` number them
+    ``0 .. n_clusters_ - 1``), ``cluster_centers_`` (their latent means), ``n_clusters_found_`` (the same as
+    ``n_clusters_``, kept for existing code), ``likelihood_``, ``n_features_in_``.
     """
 
     _dirichlet_process_init = False
@@ -213,16 +216,11 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
 
     # -- data --------------------------------------------------------------------------------------------
     def _validate_X(self, X, fitting: bool) -> np.ndarray:
-        X = check_array(X, dtype=[np.float64, np.float32], ensure_2d=True, allow_nd=False)
-        if fitting:
-            self.n_features_in_ = X.shape[1]
-            if X.shape[0] < self.n_clusters:
-                raise ValueError(
-                    f"n_samples={X.shape[0]} is smaller than n_clusters={self.n_clusters}: fewer samples than clusters"
-                )
-        elif X.shape[1] != self.n_features_in_:
+        # scikit-learn's own checks and wording (finite values, 2-D, the feature count seen in fit)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_2d=True, allow_nd=False, reset=fitting)
+        if fitting and X.shape[0] < self.n_clusters:
             raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with {self.n_features_in_}"
+                f"n_samples={X.shape[0]} is smaller than n_clusters={self.n_clusters}: fewer samples than clusters"
             )
         return X
 
@@ -302,6 +300,7 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
                 dirichlet_process=self._dirichlet_process_init,
             )
             model.init_from_mixture(mixture)
+            self._after_init(model, data, seed)
             generator = torch.Generator().manual_seed(seed)
             with pyro.get_param_store().scope():
                 history = train_svi(
@@ -321,10 +320,21 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
         self.pretrained_ = pretrained
         self.likelihood_ = likelihood
         self.history_ = history
-        self.labels_ = model.predict(data).numpy().astype(np.int64)
-        self.cluster_centers_ = model.locs.detach().numpy().copy()
-        self.n_clusters_found_ = int(np.unique(self.labels_).size)
+        # only the subsets that some training point uses are clusters; labels number them 0 .. n_clusters_ - 1
+        subset_labels = self._subset_labels(model, data, seed).numpy()
+        self.subsets_ = np.unique(subset_labels)
+        self.n_clusters_ = int(self.subsets_.size)
+        self.n_clusters_found_ = self.n_clusters_
+        self.labels_ = np.searchsorted(self.subsets_, subset_labels).astype(np.int64)
+        self.cluster_centers_ = model.locs.detach().numpy()[self.subsets_].copy()
         return self
+
+    def _after_init(self, model: LatentClusteringModel, data: torch.Tensor, seed: int) -> None:
+        """Subclass hook, after the mixture initialisation (``data``: the preprocessed training set)."""
+
+    def _subset_labels(self, model: LatentClusteringModel, data: torch.Tensor, seed: int) -> torch.Tensor:
+        """The subset of every training point after training (default: the model's prediction rule)."""
+        return model.predict(data)
 
     # -- inference -----------------------------------------------------------------------------------------
     def _data(self, X) -> torch.Tensor:
@@ -332,20 +342,26 @@ class DeepClusteringEstimator(ClusterMixin, BaseEstimator):
         X = self._validate_X(X, fitting=False)
         return self.pretrained_.preprocess(X)
 
-    def predict(self, X) -> np.ndarray:
-        """Cluster labels of new points (the model's prediction rule, see the model classes)."""
+    def _log_responsibilities(self, X) -> torch.Tensor:
         data = self._data(X)
-        return self.model_.predict(data).numpy().astype(np.int64)
+        log_r = self.model_.log_responsibilities(data)[:, torch.as_tensor(self.subsets_)]
+        return torch.log_softmax(log_r, dim=-1)
+
+    def predict(self, X) -> np.ndarray:
+        """Cluster labels of new points: the model's prediction rule (see the model classes) over the
+        ``n_clusters_`` clusters that the training data use."""
+        return self._log_responsibilities(X).argmax(-1).numpy().astype(np.int64)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Posterior cluster probabilities at the encoder mean, ``(n_samples, n_clusters)``."""
-        data = self._data(X)
-        return self.model_.log_responsibilities(data).exp().numpy()
+        """Posterior cluster probabilities at the encoder mean, ``(n_samples, n_clusters_)``."""
+        return self._log_responsibilities(X).exp().numpy()
 
     def transform(self, X) -> np.ndarray:
-        """The latent embedding ``E_q[z | x]`` of each point, ``(n_samples, latent_dim)``."""
-        data = self._data(X)
-        return embed(self.model_.encoder, data).numpy()
+        """The latent embedding ``E_q[z | x]`` of each point, ``(n_samples, latent_dim)``, in the dtype of ``X``
+        (float32 or float64)."""
+        check_is_fitted(self, "model_")
+        X = self._validate_X(X, fitting=False)
+        return embed(self.model_.encoder, self.pretrained_.preprocess(X)).numpy().astype(X.dtype)
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         """``fit(X)`` and return ``labels_``."""
@@ -356,8 +372,10 @@ class DRPMClustering(DeepClusteringEstimator):
     """DRPM variational clustering (Sutter et al. 2023) as a scikit-learn-style estimator.
 
     Each mini-batch's cluster assignment is one DRPM latent (:class:`~pyro_drpm.models.clustering.drpm_vc.DRPMVC`); the
-    ELBO with the DRPM's exact ``log p(Y)`` and ``log q(Y)`` is maximised by ``Trace_ELBO``. Labels follow the
-    paper's rule ``argmax_k N(E_q[z_i]; mu_k, sigma_k^2)``.
+    ELBO with the DRPM's exact ``log p(Y)`` and ``log q(Y)`` is maximised by ``Trace_ELBO``. ``n_clusters`` is an
+    upper bound: with ``prune=True`` the fit keeps the subsets that the MAP partition under the prior uses, and
+    labels come from the posterior over the data set's partition (the prior's predictive weights times the
+    cluster densities at ``E_q[z_i]``), so an empty subset gets no points; ``n_clusters_`` is the number used.
 
     Parameters as in :class:`DeepClusteringEstimator`, plus:
 
@@ -375,6 +393,13 @@ class DRPMClustering(DeepClusteringEstimator):
         DRPM with learned size logits or a Chinese restaurant process truncated to ``n_clusters`` blocks (the
         CRP baseline; the guide is the same DRPM).
     :param concentration: initial CRP concentration (``partition_prior="crp"``).
+    :param learn_concentration: learn the CRP concentration by SVI (else it stays at ``concentration``).
+    :param prune: ``n_clusters`` is an upper bound: start from, and end with, the subsets that the MAP partition
+        of the codes uses under the prior (delete moves, :mod:`~pyro_drpm.models.clustering.pruning`); labels
+        then number only the ``n_clusters_`` subsets in use. ``False``: every subset the mixture fit starts with
+        stays available.
+    :param partition_dtype: ``"float32"`` (default, about twice as fast) or ``"float64"``: the dtype of the
+        prior's and the guide's partition distributions.
 
     Example::
 
@@ -396,6 +421,9 @@ class DRPMClustering(DeepClusteringEstimator):
             "partition_gradients": "all",
             "partition_prior": "drpm",
             "concentration": 1.0,
+            "learn_concentration": True,
+            "prune": True,
+            "partition_dtype": "float32",
         }
     )
 
@@ -413,23 +441,44 @@ class DRPMClustering(DeepClusteringEstimator):
         if self.partition_prior not in PARTITION_PRIORS:
             raise ValueError(f"unknown partition_prior {self.partition_prior!r}; expected one of {PARTITION_PRIORS}")
         _check_positive_float("concentration", self.concentration)
+        if self.partition_dtype not in PARTITION_DTYPES:
+            raise ValueError(
+                f"unknown partition_dtype {self.partition_dtype!r}; expected one of {sorted(PARTITION_DTYPES)}"
+            )
+        for name in ("learn_concentration", "prune"):
+            if getattr(self, name) not in (True, False):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def _schedules(self) -> dict:
         return {"temperature": ExponentialSchedule(self.temperature, self.final_temperature)}
 
+    def _after_init(self, model, data, seed):
+        # start from the subsets that the MAP partition of the pretrained codes uses, not from all of them
+        if self.prune:
+            model.prune_(data, batch_size=self.batch_size, generator=torch.Generator().manual_seed(seed))
+
+    def _subset_labels(self, model, data, seed):
+        # after training, the same delete moves on the trained codes, then the posterior labels
+        if self.prune:
+            model.prune_(data, batch_size=self.batch_size, generator=torch.Generator().manual_seed(seed))
+        return model.settle_(data)
+
     def _build_model(self, pretrained, n_samples):
         k = self.n_clusters
+        dtype = PARTITION_DTYPES[self.partition_dtype]
         if self.partition_prior == "crp":
-            prior = CRPPrior(k, concentration=self.concentration, dtype=torch.float64)
+            prior = CRPPrior(
+                k, concentration=self.concentration, learn_concentration=self.learn_concentration, dtype=dtype
+            )
         else:
-            prior = DRPMPrior(k, dtype=torch.float64)
+            prior = DRPMPrior(k, dtype=dtype)
         urn = FullUrn() if self.guide_urn == "full" else CountsUrn(self.urn_slack)
         return DRPMVC(
             pretrained.encoder,
             pretrained.decoder,
             k,
             prior=prior,
-            partition_guide=ClusterOrderedDRPM(k, urn=urn, dtype=torch.float64),
+            partition_guide=ClusterOrderedDRPM(k, urn=urn, dtype=dtype),
             beta=self.beta,
             partition_weight=self.partition_weight,
             detach_responsibilities=self.partition_gradients == "guide",

@@ -62,11 +62,13 @@ class EmbeddingClustering(ClusterMixin, BaseEstimator):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.clusterer_.fit(Z)
-        self.labels_ = self.clusterer_.predict(Z)
+        labels = getattr(self.clusterer_, "labels_", None)  # mixtures have none; HDBSCAN has no predict
+        self.labels_ = np.asarray(self.clusterer_.predict(Z) if labels is None else labels)
         self.n_features_in_ = X.shape[1] if hasattr(X, "shape") else Z.shape[1]
         return self
 
     def predict(self, X) -> np.ndarray:
+        """Labels of new points, for clusterers that can predict (KMeans, mixtures; not HDBSCAN)."""
         check_is_fitted(self, "clusterer_")
         return self.clusterer_.predict(self._embed(X))
 

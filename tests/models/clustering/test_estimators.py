@@ -61,12 +61,15 @@ def test_api_shapes_and_attributes(cls, blobs):
     est = cls(n_clusters=k, random_state=0, **FAST).fit(X)
     assert est.labels_.shape == (240,) and est.labels_.dtype == np.int64
     assert est.predict(X[:5]).shape == (5,)
+    # n_clusters is an upper bound: labels, probabilities and centres cover the n_clusters_ subsets in use
+    assert 1 <= est.n_clusters_ <= k and est.n_clusters_found_ == est.n_clusters_
+    assert sorted(np.unique(est.labels_)) == list(range(est.n_clusters_))
     proba = est.predict_proba(X[:5])
-    assert proba.shape == (5, k)
+    assert proba.shape == (5, est.n_clusters_)
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
     assert est.transform(X[:5]).shape == (5, 5)  # latent_dim "auto" = min(10, n_features)
-    assert est.cluster_centers_.shape == (k, 5)
-    assert 1 <= est.n_clusters_found_ <= k
+    assert est.cluster_centers_.shape == (est.n_clusters_, 5)
+    np.testing.assert_array_equal(est.predict(X), est.labels_)
     assert est.n_features_in_ == 5 and len(est.history_) == 2
     # the fitted Pyro model and guide are reachable and runnable
     trace = pyro.poutine.trace(est.model_.guide).get_trace(torch.zeros(4, 5))
@@ -168,8 +171,13 @@ def test_bad_options_raise_value_error(cls, params, match, blobs):
 
 def test_model_specific_bad_options(blobs):
     X, _ = blobs
-    with pytest.raises(ValueError, match="unknown partition_prior"):
+    with pytest.raises(ValueError, match=r"unknown partition_prior 'dp'; expected one of \('drpm', 'crp'\)"):
         DRPMClustering(n_clusters=3, partition_prior="dp", **FAST).fit(X)
+    with pytest.raises(ValueError, match=r"unknown partition_dtype 'float16'; expected one of \['float32', 'float6"):
+        DRPMClustering(n_clusters=3, partition_dtype="float16", **FAST).fit(X)
+    for name in ("prune", "learn_concentration"):
+        with pytest.raises(ValueError, match=name):
+            DRPMClustering(n_clusters=3, **{name: "yes"}, **FAST).fit(X)
     with pytest.raises(ValueError, match="concentration"):
         DRPMClustering(n_clusters=3, partition_prior="crp", concentration=-1.0, **FAST).fit(X)
     with pytest.raises(ValueError, match="unknown guide_urn"):
@@ -190,8 +198,9 @@ def test_predict_before_fit_and_wrong_width(cls, blobs):
         with pytest.raises(NotFittedError):
             method(X)
     est.fit(X)
-    with pytest.raises(ValueError, match="features"):
-        est.predict(X[:, :2])
+    with pytest.raises(ValueError, match="X has 2 features, but .* is expecting 5 features as input"):
+        est.predict(X[:, :2])  # scikit-learn's wording (validate_data)
+    assert est.transform(X[:3]).dtype == np.float64 and est.transform(X[:3].astype(np.float32)).dtype == np.float32
 
 
 @pytest.mark.parametrize("freeze_encoder", [True, False])
