@@ -2,5 +2,14 @@
 
 from pyro_drpm.datasets.digits import load_digits_01
 from pyro_drpm.datasets.mnist import IDX_FILES, NPZ_NAMES, load_mnist, read_idx
+from pyro_drpm.datasets.two_digit_canvas import CANVAS_SPLITS, make_two_digit_canvas
 
-__all__ = ["IDX_FILES", "NPZ_NAMES", "load_digits_01", "load_mnist", "read_idx"]
+__all__ = [
+    "CANVAS_SPLITS",
+    "IDX_FILES",
+    "NPZ_NAMES",
+    "load_digits_01",
+    "load_mnist",
+    "make_two_digit_canvas",
+    "read_idx",
+]
