@@ -70,10 +70,36 @@ def test_gradients_reach_encoder_every_head_and_the_partition_parameters():
             assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
 
 
-def test_default_partition_parameters_read_the_encoders_features():
+def test_default_partition_network_is_a_fresh_copy_of_the_encoder():
+    torch.manual_seed(0)
     net = _net()
-    assert net.partition_net is None
+    encoder, copy = net.encoder[0], net.partition_net[0]
+    assert type(copy) is type(encoder) and copy.weight.shape == encoder.weight.shape
+    assert copy.weight.data_ptr() != encoder.weight.data_ptr() and not torch.equal(copy.weight, encoder.weight)
     assert net.amortised.size_net.in_features == net.amortised.score_net.in_features == 7
+    on_features = _net(partition_net="features")
+    assert on_features.partition_net is None
+    assert {name.split(".")[0] for name, _ in on_features.named_parameters()} == {"encoder", "heads", "amortised"}
+
+
+def test_evaluation_mode_uses_the_central_partition():
+    net = _net()
+    x = torch.randn(5, 5)
+    net.eval()
+    first, second = net(x)[1], net(x)[1]
+    assert torch.equal(first, second), "deterministic"
+    assert torch.equal(first.sum(-2), torch.ones(5, 7))
+    features = net.encoder(x)
+    q = net.partition_distribution(x, features, temperature=0.5)
+    sizes = q.sizes.mean
+    assert torch.all((first.sum(-1) - sizes).abs() < 1), "the mean sizes, rounded"
+    # task 1 takes the highest-scoring units
+    for b in range(5):
+        members = first[b, 0].bool()
+        if members.any() and (~members).any():
+            assert q.score_logits[b][members].min() >= q.score_logits[b][~members].max()
+    net.sample_in_eval = True
+    assert not torch.equal(net(x)[1], net(x)[1]) or not torch.equal(net(x)[1], first)
 
 
 def test_regularizer_is_the_papers_log_factorial_of_the_sizes():
@@ -92,7 +118,7 @@ def test_temperature_is_an_argument_and_the_schedule_is_not_mutated():
     schedule = ExponentialSchedule(1.0, 0.5)
     net = _net(temperature=schedule)
     assert net.temperature_schedule is schedule
-    distribution = net.partition_distribution(None, torch.randn(2, 7), temperature=0.3)
+    distribution = net.partition_distribution(torch.randn(2, 5), torch.randn(2, 7), temperature=0.3)
     assert distribution.temperature == pytest.approx(0.3)
     assert isinstance(_net(temperature=0.7).temperature_schedule, ConstantSchedule)
     net(torch.randn(2, 5))
@@ -120,9 +146,9 @@ def test_the_task_that_needs_more_capacity_gains_units_during_training(seed):
     torch.manual_seed(seed)
     net = PartitionedMultitaskNet(nn.Linear(8, 6), [nn.Linear(6, 2), nn.Linear(6, 8)], 6)
     units = train_multitask(net, x, targets, epochs=25, batch_size=64, lr=1e-2, generator=generator)["units"]
-    # measured (seeds 0-3, 512 points, 30 epochs): task 2 from 2.7-3.2 units in epoch 1 to 3.8-4.0 at the end,
-    # a rise of 0.6-1.3 units; asserted: a rise of at least 0.3 units and a final share above half
-    assert units[-5:, 1].mean() > units[0, 1] + 0.3
+    # measured (seeds 0-3, this setting): task 2 from 2.5-3.1 units in the first epoch to 3.8-4.1 over the last
+    # five, a rise of 0.9-1.6 units; asserted: a rise of at least 0.4 units and a final share above half
+    assert units[-5:, 1].mean() > units[0, 1] + 0.4
     assert units[-5:, 1].mean() > 3.0
 
 
@@ -140,6 +166,10 @@ def test_bad_input_names_the_argument():
         PartitionedMultitaskNet(encoder, heads, 4, regularization=-1.0)
     with pytest.raises(ValueError, match="partition_features"):
         PartitionedMultitaskNet(encoder, heads, 4, partition_net=nn.Identity())
+    with pytest.raises(ValueError, match="partition_features"):
+        PartitionedMultitaskNet(encoder, heads, 4, partition_features=3)
+    with pytest.raises(ValueError, match="partition_net"):
+        PartitionedMultitaskNet(encoder, heads, 4, partition_net="separate")
     net = PartitionedMultitaskNet(encoder, heads, 3)  # the encoder gives 4 features
     with pytest.raises(ValueError, match="n_units"):
         net(torch.randn(2, 5))
