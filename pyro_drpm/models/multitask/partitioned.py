@@ -120,8 +120,10 @@ class PartitionedMultitaskNet(MultitaskNet):
     :param temperature: the temperature schedule (a :class:`~pyro_drpm.infer.schedules.Schedule`, or a number
         for a constant); default the paper's exponential annealing from 1 to 0.5.
     :param regularization: the weight :math:`\\lambda \\ge 0` of the size regulariser (0 disables it).
-    :param partition_net: what feeds the size and score logits: ``"copy"`` (default, a re-initialised copy of
-        ``encoder``), ``"features"`` (the encoder's output) or a module ``x -> (B, partition_features)``.
+    :param partition_net: what feeds the size and score logits: ``"copy"`` (default: a deep copy of ``encoder``
+        whose submodules with a ``reset_parameters`` method are re-initialised from torch's global generator;
+        other parameters keep the encoder's initial values), ``"features"`` (the encoder's output) or a module
+        ``x -> (B, partition_features)``.
     :param partition_features: the width of a ``partition_net`` module's output (required with one).
     :param rescale: scale head ``t``'s input by ``n_units / n_t`` (see the note).
     :param class_sizes: the MVHG urn of the sizes (default ``n_units`` balls per task).
