@@ -3,14 +3,17 @@
 from pyro_drpm.datasets.digits import load_digits_01
 from pyro_drpm.datasets.mnist import IDX_FILES, NPZ_NAMES, load_mnist, read_idx
 from pyro_drpm.datasets.paired_factors import PairedFactors, make_paired_factors, nonlinear_mixing
+from pyro_drpm.datasets.two_digit_canvas import CANVAS_SPLITS, make_two_digit_canvas
 
 __all__ = [
+    "CANVAS_SPLITS",
     "IDX_FILES",
     "NPZ_NAMES",
     "PairedFactors",
     "load_digits_01",
     "load_mnist",
     "make_paired_factors",
+    "make_two_digit_canvas",
     "nonlinear_mixing",
     "read_idx",
 ]
