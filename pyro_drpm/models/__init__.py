@@ -1,4 +1,6 @@
-"""Applications, one sub-package each: :mod:`pyro_drpm.models.clustering` (variational clustering).
+"""Applications, one sub-package each: :mod:`pyro_drpm.models.clustering` (variational clustering),
+:mod:`pyro_drpm.models.multitask` (units split among tasks) and :mod:`pyro_drpm.models.shared_factors` (shared
+and independent generative factors of paired observations).
 
 Importing this package imports no application. The names and module paths of the first release
 (``pyro_drpm.models.DRPMClustering``, ``pyro_drpm.models.pretraining``, ...) still resolve, to the objects'
@@ -33,19 +35,8 @@ _MOVED_MODULES = {
 #: old attribute of ``pyro_drpm.models`` -> the module that now defines it
 _MOVED_NAMES = {
     **dict.fromkeys(
-        [
-            "DPMixtureClustering",
-            "DRPMClustering",
-            "DRPMVC",
-            "DeepClusteringEstimator",
-            "EmbeddingClustering",
-            "IIDMixtureVAE",
-            "LatentClusteringModel",
-            "StickBreakingMixtureVAE",
-            "VaDEClustering",
-            "fit_gaussian_mixture",
-            "sklearn_baselines",
-        ],
+        "DPMixtureClustering DRPMClustering DRPMVC DeepClusteringEstimator EmbeddingClustering IIDMixtureVAE "
+        "LatentClusteringModel StickBreakingMixtureVAE VaDEClustering fit_gaussian_mixture sklearn_baselines".split(),
         _CLUSTERING,
     ),
     **dict.fromkeys(["MLPDecoder", "MLPEncoder", "PretrainedAutoencoder", "pretrain"], "pyro_drpm.nn"),

@@ -67,7 +67,15 @@ class AmortisedDRPM(PyroModule):
         )
 
 
-class ElementScores(nn.Module):
+class _SetNetwork(nn.Module):
+    """A network ``net`` applied to a set of elements with features, shape ``(..., n, d)``."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+
+class ElementScores(_SetNetwork):
     """A per-element network ``(..., n, d) -> (..., n, 1)`` as a score network ``(..., n, d) -> (..., n)``.
 
     Example::
@@ -76,26 +84,18 @@ class ElementScores(nn.Module):
         torch.Size([5])
     """
 
-    def __init__(self, net: nn.Module):
-        super().__init__()
-        self.net = net
-
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(features).squeeze(-1)
 
 
-class PooledSizes(nn.Module):
+class PooledSizes(_SetNetwork):
     """Size logits of a set: ``(..., n, d) -> mean over the n elements -> net -> (..., K)``.
 
     Example::
 
-        >>> PooledSizes(nn.Linear(3, 4))(torch.randn(5, 3)).shape
-        torch.Size([4])
+        >>> PooledSizes(nn.Linear(3, 4))(torch.randn(2, 5, 3)).shape
+        torch.Size([2, 4])
     """
-
-    def __init__(self, net: nn.Module):
-        super().__init__()
-        self.net = net
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(features.mean(-2))

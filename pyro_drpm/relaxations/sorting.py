@@ -75,10 +75,9 @@ def soft_sort(scores: torch.Tensor, temperature: float | torch.Tensor) -> torch.
 
     Example::
 
-        >>> soft_sort(torch.tensor([0.1, 2.0, -1.0]), temperature=0.01).round()
-        tensor([[0., 1., 0.],
-                [1., 0., 0.],
-                [0., 0., 1.]])
+        >>> soft_sort(torch.tensor([3.0, -1.0]), temperature=0.01).round()
+        tensor([[1., 0.],
+                [0., 1.]])
 
     :param scores: real scores, shape ``(..., n)``.
     :param temperature: positive temperature :math:`\\tau`.
