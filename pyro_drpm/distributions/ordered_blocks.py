@@ -36,11 +36,9 @@ respect to the logits is computed analytically in a custom backward pass from th
 ``O(n * (K + num_nodes))`` per partition plus one chunk. The interval is chosen without gradient: the integral
 does not depend on it (up to quadrature error).
 
-Accuracy measured in float64 against inclusion-exclusion in 80-digit arithmetic and against mpmath quadrature
-(``tests/distributions/test_ordered_blocks.py``): about 1e-13 in ``log q`` with the default 128 nodes, for
-blocks of up to 200 elements and score spreads of 1e4; a fixed interval as in the design notes would need
-about 1024 nodes for 1e-10 and fails for blocks of thousands of elements, whose integrand is only
-:math:`O(1/\\sqrt{|S|})` wide.
+The accuracy is checked in float64 against inclusion-exclusion in 80-digit arithmetic and against mpmath
+quadrature (measurements: ``benchmarks/results/distribution_notes.md``). A fixed interval would need many more
+nodes and fails for blocks of thousands of elements, whose integrand is only :math:`O(1/\\sqrt{|S|})` wide.
 
 References: [1] Sutter, Ryser, Liebeskind, Vogt, "Differentiable Random Partition Models", NeurIPS 2023,
 arXiv:2305.16841 (the two-stage model and the bounds). [2] Plackett (1975) and Luce (1959) for the ranking model;
@@ -290,8 +288,8 @@ def log_race_terms(score_logits: torch.Tensor, assignment: torch.Tensor, num_nod
     which equals ``log q`` at a 0/1 ``W``: ``d log q_k / d W_ki`` is the integrand-weighted average of
     ``log(1 - exp(-e^{u + l_i - log R_k}))`` over the same quadrature nodes (also for elements outside the block
     and for empty blocks), and ``R_k`` passes its gradient to the blocks' ``a_i``. Blocks with nothing after
-    them (``R_k = 0``) have ``q = 1`` and pass no gradient. Checked against a dense trapezoid rule with
-    autograd to 1e-9 (``tests/distributions/test_ordered_blocks.py``).
+    them (``R_k = 0``) have ``q = 1`` and pass no gradient; the test suite checks it against a dense trapezoid
+    rule differentiated by autograd.
 
     :param score_logits: Plackett-Luce log-scores, ``(..., n)``.
     :param assignment: 0/1 assignment matrices ``(..., K, n)`` (every column one-hot; not checked here).
