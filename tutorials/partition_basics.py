@@ -54,6 +54,8 @@ for ax, Y in zip(axes, samples, strict=True):
     ax.imshow(Y, cmap="Greys", vmin=0, vmax=1, aspect="auto")
     ax.set_xlabel("element")
     ax.set_ylabel("subset")
+    ax.set_xticks(range(0, Y.shape[1], 2))  # counts: integer ticks
+    ax.set_yticks(range(Y.shape[0]))
     ax.set_title(f"sizes {Y.sum(-1).int().tolist()}")
 fig.tight_layout()
 fig.savefig(output / "partition_samples.png", dpi=120)
@@ -142,6 +144,43 @@ print(f"figures written to {output.resolve()}")
 # Raising subset 1's size logit enlarges it, and raising element 0's score makes it more likely to be placed in
 # subset 1, as the signs of the gradients say.
 
+# %% [markdown]
+# ## In a model and a guide
+# A partition is a Pyro sample site like any other. The model below draws the partition of 8 points into 2
+# subsets from a `DRPMPrior` (learned size logits, uniform scores) and the points from their subset's mean; the
+# guide is a DRPM whose score logits are free parameters. `Trace_ELBO` uses the exact `log p(Y)` and
+# `log q(Y)`. `tutorials/partition_latents.py` builds amortised guides and compares estimators and urns.
+
+# %%
+import pyro
+import pyro.distributions as dist
+from pyro.infer import SVI, Trace_ELBO
+
+from pyro_drpm.partitions import DRPMPrior
+
+points = torch.tensor([-2.1, 1.9, -2.0, 2.2, 2.0, -1.8, -2.2, 1.8])
+prior = DRPMPrior(2)
+
+
+def model(points):
+    pyro.module("prior", prior)
+    partition = pyro.sample("partition", prior(len(points)))
+    pyro.sample("points", dist.Normal(torch.tensor([-2.0, 2.0]) @ partition, 0.5).to_event(1), obs=points)
+
+
+def guide(points):
+    score_logits = pyro.param("score_logits", torch.zeros(len(points)))
+    size_logits = pyro.param("guide_size_logits", torch.zeros(2))
+    pyro.sample("partition", DRPM(size_logits, score_logits, temperature=0.5, class_sizes=torch.tensor([6, 6])))
+
+
+pyro.clear_param_store()
+svi = SVI(model, guide, pyro.optim.Adam({"lr": 0.1}), Trace_ELBO(num_particles=4))
+elbo_losses = [svi.step(points) for _ in range(30 if smoke_test else 300)]
+ranking = pyro.param("score_logits").detach().argsort(descending=True)
+print("negative ELBO:", round(elbo_losses[0], 1), "->", round(elbo_losses[-1], 1))
+print("elements ranked first by the guide (subset 1):", sorted(ranking[:4].tolist()))
+
 # %%
 assert DRPM.support.check(samples).all()
 assert mean_subset_of_element[0] < mean_subset_of_element[-1]
@@ -149,3 +188,6 @@ assert abs(balanced[12] - 0.097) < 0.01 and balanced[5] > balanced[8] > balanced
 assert abs(balanced[4] - 1) < 1e-12
 assert (lower <= exact + 1e-9).all() and (exact <= upper + 1e-9).all()
 assert size_logits.grad[0] > 0 and score_logits.grad[0] > 0
+assert sum(elbo_losses[-5:]) < sum(elbo_losses[:5]), "the ELBO improves"
+if not smoke_test:
+    assert sorted(ranking[:4].tolist()) == [0, 2, 5, 6], "the guide puts the negative points in subset 1"

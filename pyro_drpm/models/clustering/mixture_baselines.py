@@ -95,14 +95,7 @@ class IIDMixtureVAE(_MarginalisedMixtureVAE):
     :param beta: see :class:`~pyro_drpm.models.clustering.base.LatentClusteringModel`.
     """
 
-    def __init__(
-        self,
-        encoder: MLPEncoder,
-        decoder: MLPDecoder,
-        n_components: int,
-        *,
-        beta: float = 1.0,
-    ):
+    def __init__(self, encoder: MLPEncoder, decoder: MLPDecoder, n_components: int, *, beta: float = 1.0):
         super().__init__(encoder, decoder, n_components, beta=beta)
         self.weight_logits = nn.Parameter(torch.zeros(n_components))
 
