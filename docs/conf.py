@@ -8,6 +8,7 @@ committed. The tutorials run in their smoke mode unless ``PYRO_DRPM_DOCS_FULL=1`
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -109,6 +110,12 @@ def _write_results_page() -> None:
         ]
     for path in results:
         lines += [f"```{{include}} ../benchmarks/results/{path.name}", "```", ""]
+    # the result files embed their plots as results/<name>.png (relative to benchmarks/README.md); give the
+    # included copies the same relative path from this page
+    figures = DOCS / "results"
+    figures.mkdir(exist_ok=True)
+    for png in (ROOT / "benchmarks" / "results").glob("*.png"):
+        shutil.copyfile(png, figures / png.name)
     text = "\n".join(lines)
     target = DOCS / "results.md"
     if not target.exists() or target.read_text() != text:
