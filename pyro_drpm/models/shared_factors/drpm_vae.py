@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pyro
 import torch
 from torch import nn
@@ -98,12 +96,11 @@ class SharedFactorsVAE(PairedVAE):
 
     :param input_dim: the dimension of one observation.
     :param latent_dim: the number of latent dimensions ``d`` (at least 2).
-    :param hidden_dims: widths of the encoder's hidden layers (the decoder mirrors them).
-    :param likelihood: ``"gaussian"`` or ``"bernoulli"``.
-    :param copy_scale: the standard deviation of a shared dimension of ``z_2`` around ``z_1``.
     :param prior: the prior over partitions (default :class:`~pyro_drpm.partitions.DRPMPrior` with 2 subsets and
         learned size logits); must have 2 subsets.
     :param partition_hidden: width of the partition guide's per-dimension networks.
+    :param options: ``hidden_dims``, ``likelihood`` and ``copy_scale``, as in
+        :class:`~pyro_drpm.models.shared_factors.base.PairedVAE`.
 
     References:
     [1] Sutter, Ryser, Liebeskind, Vogt, "Differentiable Random Partition Models", NeurIPS 2023,
@@ -117,13 +114,11 @@ class SharedFactorsVAE(PairedVAE):
         input_dim: int,
         latent_dim: int,
         *,
-        hidden_dims: Sequence[int] = (64, 64),
-        likelihood: str = "gaussian",
-        copy_scale: float = 0.05,
         prior: PartitionPrior | None = None,
         partition_hidden: int = 32,
+        **options,
     ):
-        super().__init__(input_dim, latent_dim, hidden_dims=hidden_dims, likelihood=likelihood, copy_scale=copy_scale)
+        super().__init__(input_dim, latent_dim, **options)
         prior = DRPMPrior(2) if prior is None else prior
         if getattr(prior, "num_subsets", None) != 2:
             raise ValueError(f"prior must be a PartitionPrior with 2 subsets, got {prior!r}")
