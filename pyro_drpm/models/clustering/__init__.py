@@ -18,7 +18,11 @@ from pyro_drpm.models.clustering.estimators import (
 from pyro_drpm.models.clustering.initialisation import MixtureInit, cluster_path_order, fit_gaussian_mixture
 from pyro_drpm.models.clustering.metrics import clustering_scores, n_clusters_used
 from pyro_drpm.models.clustering.mixture_baselines import IIDMixtureVAE, StickBreakingMixtureVAE
-from pyro_drpm.models.clustering.sklearn_baselines import EmbeddingClustering, sklearn_baselines
+from pyro_drpm.models.clustering.sklearn_baselines import (
+    EmbeddingClustering,
+    dirichlet_process_mixture,
+    sklearn_baselines,
+)
 
 __all__ = [
     "DPMixtureClustering",
@@ -33,6 +37,7 @@ __all__ = [
     "VaDEClustering",
     "cluster_path_order",
     "clustering_scores",
+    "dirichlet_process_mixture",
     "fit_gaussian_mixture",
     "n_clusters_used",
     "sklearn_baselines",
