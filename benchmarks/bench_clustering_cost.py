@@ -19,7 +19,7 @@ from _machine import describe_machine
 
 from pyro_drpm.models.clustering import DRPMVC, IIDMixtureVAE
 from pyro_drpm.nn import MLPDecoder, MLPEncoder
-from pyro_drpm.partitions import ClusterOrderedDRPM, CRPPrior, DRPMPrior
+from pyro_drpm.partitions import ClusterOrderedDRPM, CRPPrior, DRPMPrior, FullUrn
 
 FEATURES, HIDDEN, LATENT, BATCH = 64, (256, 256), 10, 256
 
@@ -35,6 +35,11 @@ def _models(k: int) -> dict:
             guide = ClusterOrderedDRPM(k, dtype=dtype)
             label = f"DRPM-VC, {name}, partition in {str(dtype).split('.')[-1]}"
             models[label] = DRPMVC(*_networks(), k, prior=prior, partition_guide=guide)
+    # random guide sizes (the full urn) trained by the score function: the size stage and a baseline fill cost more
+    guide = ClusterOrderedDRPM(k, urn=FullUrn(), size_offsets=True, dtype=torch.float32)
+    models["DRPM-VC, DRPM prior, random sizes (score gradient), partition in float32"] = DRPMVC(
+        *_networks(), k, prior=DRPMPrior(k, dtype=torch.float32), partition_guide=guide, size_gradient="score"
+    )
     return models
 
 
@@ -78,7 +83,8 @@ def main():
             f"encoder/decoder {HIDDEN}, latent dimension {LATENT}; median of {steps} steps after a warm-up (ms). "
             "An epoch is the same number of steps for every model, so the ratio is also the per-epoch ratio. The "
             "prior's log-probability uses the closed form for equal scores and the guide's skips the size stage "
-            "(deterministic sizes); timings on a shared machine are noisy, ratios less so.",
+            "(deterministic sizes) except in the random-sizes row (full urn, exact MVHG size stage, score-function "
+            "gradient with a second fill for its baseline); timings on a shared machine are noisy, ratios less so.",
             "",
             "| K | model | ms per step | ratio to VaDE |",
             "|---|---|---|---|",

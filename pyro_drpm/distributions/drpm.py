@@ -264,16 +264,35 @@ class DRPM(TorchDistribution):
     def rsample(self, sample_shape=torch.Size()):
         sample_shape = torch.Size(sample_shape)
         counts = self.sizes.rsample(sample_shape)
-        # The ranking is drawn as PlackettLuce.rsample does (Gumbel-perturbed logits, relaxed sort); with hard=True
-        # Y = W P_hard is a column gather of the exact window W, and neither pass forms an n x n matrix: the
-        # backward computes the relaxed sort's VJP at W^T dY in row chunks (straight_through_sort).
-        shape = sample_shape + self.batch_shape + (self.num_elements,)
-        perturbed = gumbel_perturbed_logits(self.score_logits, shape)
+        perturbed = self.perturb_scores(sample_shape)
         if not self.hard:
             soft_permutation = RELAXED_SORTS[self.relaxation](perturbed, self.temperature)
             return soft_window_matrix(counts, self.num_elements, _WINDOW_SMOOTHING) @ soft_permutation
-        window = window_matrix(counts, self.num_elements, _WINDOW_SMOOTHING)  # exact, straight-through
-        return straight_through_sort(perturbed, self.temperature, self.relaxation, left=window)
+        return self.fill_subsets(counts, perturbed)
+
+    def perturb_scores(self, sample_shape=torch.Size()) -> torch.Tensor:
+        """Gumbel-perturbed score logits, shape ``sample_shape + batch_shape + (n,)``: sorted in decreasing
+        order they are an exact Plackett-Luce ranking (the second stage's randomness, independent of the sizes)."""
+        shape = torch.Size(sample_shape) + self.batch_shape + (self.num_elements,)
+        return gumbel_perturbed_logits(self.score_logits, shape)
+
+    def fill_subsets(self, sizes: torch.Tensor, perturbed_scores: torch.Tensor) -> torch.Tensor:
+        """The second stage: ``Y = W(sizes) P``, subset 1 taking the ``sizes[0]`` elements ranked first by
+        ``perturbed_scores`` (from :meth:`perturb_scores`), subset 2 the next ``sizes[1]``, and so on.
+
+        The value is an exact 0/1 partition; the permutation is straight-through (the relaxed sort at
+        ``temperature``), so gradients reach ``score_logits``, and ``sizes`` (a straight-through MVHG sample or
+        plain integers) gets the gradient of the window's boundaries. With ``sizes`` drawn by
+        ``self.sizes.sample()`` (no gradient), this is the DRPM sample whose size stage is left to a
+        score-function estimator. :meth:`rsample` is ``fill_subsets(self.sizes.rsample(), perturb_scores())``.
+
+        :param sizes: subset sizes ``(..., K)`` summing to ``n``.
+        :param perturbed_scores: ``(..., n)``, broadcastable with ``sizes``' batch dimensions.
+        """
+        # Y = W P_hard is a column gather of the exact window W, and neither pass forms an n x n matrix: the
+        # backward computes the relaxed sort's VJP at W^T dY in row chunks (straight_through_sort).
+        window = window_matrix(sizes, self.num_elements, _WINDOW_SMOOTHING)  # exact, straight-through
+        return straight_through_sort(perturbed_scores, self.temperature, self.relaxation, left=window)
 
     # -- probabilities ----------------------------------------------------------------------------------------
 

@@ -262,3 +262,20 @@ def test_ordered_blocks_is_the_permutation_part():
     value = d.sample(torch.Size((5,)))
     expected = d.sizes.log_prob(value.sum(-1)) + log_prob_ordered_blocks(d.score_logits, value)
     assert torch.allclose(d.log_prob(value), expected, atol=0, rtol=0)
+
+
+def test_staged_sample_matches_the_exact_pmf():
+    """``fill_subsets(sizes.sample(), perturb_scores())``, the two stages drawn separately (the sample whose size
+    stage a score-function estimator trains), follows the exact DRPM pmf."""
+    torch.manual_seed(6)
+    d = DRPM(
+        torch.tensor([1.0, -0.5, 0.0], dtype=torch.float64),
+        torch.tensor([2.0, -1.0, 0.5, 0.0], dtype=torch.float64),
+        temperature=0.5,
+    )
+    sizes = d.sizes.sample(torch.Size((20000,)))
+    values = d.fill_subsets(sizes, d.perturb_scores(torch.Size((20000,))))
+    assert d.support.check(values).all()
+    torch.testing.assert_close(values.sum(-1), sizes)
+    support = d.enumerate_support()
+    assert goodness_of_fit(sample_counts(values, support, 2), d.log_prob(support).exp()) > 1e-3

@@ -175,3 +175,27 @@ def test_special_case_drpms_have_the_general_log_prob():
     )
     with pytest.raises(ValueError, match="sum to n"):
         DeterministicSizesDRPM(logits, scores, class_sizes=torch.tensor([3.0, 3.0, 3.0]))
+
+
+def test_cluster_ordered_size_logits_do_not_reach_the_responsibilities():
+    """Only the scores follow the responsibilities with a gradient: a size gradient into the soft counts made
+    DRPM-VC collapse (benchmarks/results/guide_sizes.md). The offsets shift the size logits."""
+    from pyro_drpm.partitions import ClusterOrderedDRPM, FullUrn
+
+    torch.manual_seed(0)
+    r = torch.softmax(torch.randn(6, 3), -1).requires_grad_(True)
+    plain = ClusterOrderedDRPM(3, urn=FullUrn())
+    with_offsets = ClusterOrderedDRPM(3, urn=FullUrn(), size_offsets=True)
+    with torch.no_grad():
+        with_offsets.size_offsets.copy_(torch.tensor([1.0, 0.0, -2.0]))
+    size_logits, score_logits, _ = plain.parameters_of(r)
+    assert not size_logits.requires_grad
+    (score_grad,) = torch.autograd.grad(score_logits.sum(), r)
+    assert score_grad.abs().sum() > 0
+    shifted, _, _ = with_offsets.parameters_of(r)
+    torch.testing.assert_close(shifted - size_logits, torch.tensor([1.0, 0.0, -2.0]))
+    (offset_grad,) = torch.autograd.grad(shifted.sum(), with_offsets.size_offsets)
+    torch.testing.assert_close(offset_grad, torch.ones(3))
+    assert plain.size_offsets is None
+    with pytest.raises(ValueError, match="size_offsets"):
+        ClusterOrderedDRPM(3, size_offsets="yes")

@@ -16,9 +16,18 @@ from pyro_drpm.models.clustering.base import _MIN_LOG_SCALE, LatentClusteringMod
 from pyro_drpm.models.clustering.initialisation import MixtureInit, cluster_path_order
 from pyro_drpm.models.clustering.pruning import prune_subsets
 from pyro_drpm.nn import MLPDecoder, MLPEncoder
-from pyro_drpm.partitions import ClusterOrderedDRPM, DRPMPrior, PartitionPrior
+from pyro_drpm.partitions import (
+    ClusterOrderedDRPM,
+    DeterministicSizesDRPM,
+    DRPMPrior,
+    PartitionPrior,
+    largest_remainder_round,
+)
 
 __all__ = ["DRPMVC"]
+
+#: How the guide's subset sizes are trained: through the straight-through MVHG sample, or by the score function.
+SIZE_GRADIENTS = ("straight_through", "score")
 
 
 class DRPMVC(LatentClusteringModel):
@@ -54,6 +63,25 @@ class DRPMVC(LatentClusteringModel):
     train only the guide's own parameters (the released code's choice). The relaxation ``temperature`` is an
     argument of :meth:`model` and :meth:`guide` (a schedule's value during training).
 
+    Random subset sizes: when the guide's urn holds more than ``n`` balls, ``q(Y | x)`` draws its sizes
+    :math:`\\mathbf n` from an MVHG. With ``size_gradient="straight_through"`` they are the straight-through
+    relaxed sample, whose gradient reaches whatever the size logits depend on. With ``size_gradient="score"``
+    they are drawn exactly with no path gradient and the size stage is trained by the score function,
+
+    .. math::
+
+        \\nabla_\\phi \\mathcal{L} \\ni \\nabla_\\phi \\log q_\\phi(\\mathbf n)\\,
+          \\big(\\ell(\\mathbf n) - \\ell(\\bar{\\mathbf n})\\big), \\qquad
+        \\ell(\\mathbf n) = \\gamma \\big[\\log p(Y_{\\mathbf n}) - \\log q(Y_{\\mathbf n})\\big]
+          + \\beta \\sum_i \\log \\mathcal{N}(z_i; \\mu_{k_{\\mathbf n}(i)}, \\sigma_{k_{\\mathbf n}(i)}^2),
+
+    the terms of the ELBO that depend on the sizes, with :math:`Y_{\\mathbf n}` the subsets filled with
+    :math:`\\mathbf n` elements in the order of the sample's own Gumbel-perturbed scores and :math:`\\bar{\\mathbf
+    n}` the rounded mean size. The baseline :math:`\\ell(\\bar{\\mathbf n})` uses the same ranking and the same
+    ``z`` (common random numbers), which are independent of :math:`\\mathbf n`, so the estimator is unbiased; it
+    is added to the guide as a zero-valued ``pyro.factor`` (``"partition_sizes_score"``), which leaves the loss
+    value unchanged. The exact MVHG pmf is what makes :math:`\\log q_\\phi(\\mathbf n)` available.
+
     Subsets in use: ``K`` is an upper bound. The guide's responsibilities add, in ``prior_sweeps`` mean-field
     sweeps, the prior's predictive log weight of each subset at the other elements' soft counts
     (:meth:`~pyro_drpm.partitions.PartitionPrior.log_predictive_weights`), so the prior shapes ``q(Y | x)`` and a
@@ -82,6 +110,8 @@ class DRPMVC(LatentClusteringModel):
     :param path_derivative: use the path-derivative estimator for ``log q(Y)``.
     :param prior_sweeps: mean-field sweeps of the guide's responsibilities with the prior's predictive weights
         (``0``: the cluster densities alone).
+    :param size_gradient: ``"straight_through"`` or ``"score"``: the gradient of the guide's random subset
+        sizes (see above; irrelevant when the guide's sizes are deterministic).
 
     References:
     [1] Sutter, Ryser, Liebeskind, Vogt, "Differentiable Random Partition Models", NeurIPS 2023,
@@ -102,6 +132,7 @@ class DRPMVC(LatentClusteringModel):
         detach_responsibilities: bool = False,
         path_derivative: bool = False,
         prior_sweeps: int = 2,
+        size_gradient: str = "straight_through",
     ):
         super().__init__(encoder, decoder, n_components, beta=beta)
         if not (math.isfinite(partition_weight) and partition_weight > 0):
@@ -120,6 +151,9 @@ class DRPMVC(LatentClusteringModel):
         if isinstance(prior_sweeps, bool) or int(prior_sweeps) != prior_sweeps or prior_sweeps < 0:
             raise ValueError(f"prior_sweeps must be a non-negative integer, got {prior_sweeps!r}")
         self.prior_sweeps = int(prior_sweeps)
+        if size_gradient not in SIZE_GRADIENTS:
+            raise ValueError(f"unknown size_gradient {size_gradient!r}; expected one of {SIZE_GRADIENTS}")
+        self.size_gradient = size_gradient
         # the subsets in use, and the subset sizes of the data the model was fitted to (for predictions)
         self.register_buffer("active", torch.ones(self.n_components, dtype=torch.bool))
         self.register_buffer("subset_counts", torch.ones(self.n_components))
@@ -228,12 +262,61 @@ class DRPMVC(LatentClusteringModel):
 
     @pyro_method
     def guide(self, x: torch.Tensor, temperature: float = 0.5) -> None:
-        """``q(Y | x)`` from the responsibilities and ``q(z_i | x_i) = N(encoder(x_i))``."""
+        """``q(Y | x)`` from the responsibilities and ``q(z_i | x_i) = N(encoder(x_i))``; with
+        ``size_gradient="score"`` and random sizes, the zero-valued factor of the size stage's score function."""
         loc, scale = self.encoder(x)
+        posterior = self.partition_posterior(loc, scale, temperature=temperature)
+        sampler = posterior.sampler if isinstance(posterior, PathDerivative) else posterior
+        score_sizes = self.size_gradient == "score" and not isinstance(sampler, DeterministicSizesDRPM)
         with poutine.scale(scale=self.partition_weight):
-            pyro.sample("partition", self.partition_posterior(loc, scale, temperature=temperature))
+            if score_sizes:
+                # the exact DRPM sample, stage by stage: sizes with no path gradient, a straight-through ranking
+                sizes = sampler.sizes.sample()
+                perturbed = sampler.perturb_scores()
+                partition = sampler.fill_subsets(sizes, perturbed)
+                log_q = posterior.log_prob(partition)
+                pyro.sample("partition", dist.Delta(partition, log_density=log_q, event_dim=2))
+            else:
+                pyro.sample("partition", posterior)
         with pyro.plate("data", x.shape[0]), poutine.scale(scale=self.beta):
-            pyro.sample("z", dist.Normal(loc, scale).to_event(1))
+            z = pyro.sample("z", dist.Normal(loc, scale).to_event(1))
+        if score_sizes:
+            surrogate = self.size_score_surrogate(posterior, sizes, perturbed, partition, log_q, z)
+            pyro.factor("partition_sizes_score", surrogate, has_rsample=True)
+
+    def size_score_surrogate(
+        self,
+        posterior,
+        sizes: torch.Tensor,
+        perturbed: torch.Tensor,
+        partition: torch.Tensor,
+        log_q: torch.Tensor,
+        z: torch.Tensor,
+    ) -> torch.Tensor:
+        """``-(log q(n) - stop_gradient(log q(n))) * (l(n) - l(n_ref))``: zero in value, minus the score-function
+        estimate of the size stage's ELBO gradient in its gradient (see the class docstring).
+
+        :param posterior: the guide's ``q(Y | x)`` (a DRPM, or a :class:`~pyro_drpm.infer.PathDerivative` of one).
+        :param sizes: the sampled subset sizes ``n``; ``partition = fill_subsets(sizes, perturbed)``.
+        :param perturbed: the Gumbel-perturbed scores of the sample.
+        :param partition: the sample ``Y``, and ``log_q = log q(Y | x)``.
+        :param z: the guide's sample of the codes.
+        """
+        sampler = posterior.sampler if isinstance(posterior, PathDerivative) else posterior
+        with torch.no_grad():
+            reference_sizes = largest_remainder_round(sampler.sizes.mean, partition.shape[-1])
+            reference = sampler.fill_subsets(reference_sizes, perturbed.detach())
+            advantage = self._size_dependent_elbo(partition.detach(), log_q.detach(), z.detach())
+            advantage = advantage - self._size_dependent_elbo(reference, posterior.log_prob(reference), z.detach())
+        log_q_sizes = sampler.sizes.log_prob(sizes)
+        return -(log_q_sizes - log_q_sizes.detach()) * advantage
+
+    def _size_dependent_elbo(self, partition: torch.Tensor, log_q: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``gamma (log p(Y) - log q(Y)) + beta sum_i log N(z_i; mu_k(i), sigma_k(i)^2)``: the ELBO terms that
+        change with the subset sizes when the ranking and ``z`` are fixed."""
+        log_p = self.prior(partition.shape[-1]).log_prob(partition)
+        latent = AssignedNormal(partition.to(self.locs.dtype), self.locs, self.scales).log_prob(z).sum(-1)
+        return self.partition_weight * (log_p - log_q).to(latent.dtype) + self.beta * latent
 
     @torch.no_grad()
     def sample_partition(self, x: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:

@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pyro_drpm.infer import ELBOS, ExponentialSchedule, train_svi
 from pyro_drpm.models.clustering.base import LatentClusteringModel
-from pyro_drpm.models.clustering.drpm_vc import DRPMVC
+from pyro_drpm.models.clustering.drpm_vc import DRPMVC, SIZE_GRADIENTS
 from pyro_drpm.models.clustering.initialisation import fit_gaussian_mixture
 from pyro_drpm.models.clustering.mixture_baselines import IIDMixtureVAE, StickBreakingMixtureVAE
 from pyro_drpm.nn import (
@@ -400,6 +400,11 @@ class DRPMClustering(DeepClusteringEstimator):
         stays available.
     :param partition_dtype: ``"float32"`` (default, about twice as fast) or ``"float64"``: the dtype of the
         prior's and the guide's partition distributions.
+    :param size_gradient: how the guide's random subset sizes (``guide_urn="full"`` or ``urn_slack > 0``) are
+        trained: ``"straight_through"`` (default: the relaxed MVHG sample, size logits from the soft counts) or
+        ``"score"`` (size logits with learned per-subset offsets on detached soft counts, sizes drawn exactly
+        and trained by the score-function estimator with a common-random-numbers baseline; see
+        :class:`~pyro_drpm.models.clustering.drpm_vc.DRPMVC`).
 
     Example::
 
@@ -424,6 +429,7 @@ class DRPMClustering(DeepClusteringEstimator):
             "learn_concentration": True,
             "prune": True,
             "partition_dtype": "float32",
+            "size_gradient": "straight_through",
         }
     )
 
@@ -444,6 +450,13 @@ class DRPMClustering(DeepClusteringEstimator):
         if self.partition_dtype not in PARTITION_DTYPES:
             raise ValueError(
                 f"unknown partition_dtype {self.partition_dtype!r}; expected one of {sorted(PARTITION_DTYPES)}"
+            )
+        if self.size_gradient not in SIZE_GRADIENTS:
+            raise ValueError(f"unknown size_gradient {self.size_gradient!r}; expected one of {SIZE_GRADIENTS}")
+        if self.size_gradient == "score" and self.guide_urn == "adaptive" and self.urn_slack == 0:
+            raise ValueError(
+                "size_gradient='score' needs random guide sizes: set guide_urn='full' or urn_slack > 0 "
+                "(with guide_urn='adaptive' and urn_slack=0 the sizes are deterministic)"
             )
         for name in ("learn_concentration", "prune"):
             if getattr(self, name) not in (True, False):
@@ -478,11 +491,12 @@ class DRPMClustering(DeepClusteringEstimator):
             pretrained.decoder,
             k,
             prior=prior,
-            partition_guide=ClusterOrderedDRPM(k, urn=urn, dtype=dtype),
+            partition_guide=ClusterOrderedDRPM(k, urn=urn, size_offsets=self.size_gradient == "score", dtype=dtype),
             beta=self.beta,
             partition_weight=self.partition_weight,
             detach_responsibilities=self.partition_gradients == "guide",
             path_derivative=self.partition_gradients == "pathwise",
+            size_gradient=self.size_gradient,
         )
 
 

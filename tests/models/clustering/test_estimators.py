@@ -184,6 +184,10 @@ def test_model_specific_bad_options(blobs):
         DRPMClustering(n_clusters=3, guide_urn="tiny", **FAST).fit(X)
     with pytest.raises(ValueError, match="temperature"):
         DRPMClustering(n_clusters=3, temperature=-1.0, **FAST).fit(X)
+    with pytest.raises(ValueError, match=r"unknown size_gradient 'reinforce'; expected one of \('straight_through'"):
+        DRPMClustering(n_clusters=3, size_gradient="reinforce", **FAST).fit(X)
+    with pytest.raises(ValueError, match="size_gradient='score' needs random guide sizes"):
+        DRPMClustering(n_clusters=3, size_gradient="score", **FAST).fit(X)
     with pytest.raises(ValueError, match="concentration"):
         DPMixtureClustering(n_clusters=6, concentration=0, **FAST).fit(X)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
@@ -229,3 +233,16 @@ def test_contrastive_pretraining_is_the_default_for_square_images():
     autoencoder = VaDEClustering(n_clusters=3, pretraining="autoencoder", random_state=0, **FAST).fit(X)
     assert contrastive.pretrained_.history == auto_history
     assert autoencoder.pretrained_.history != auto_history
+
+
+@pytest.mark.parametrize("prior", ["drpm", "crp"])
+def test_score_size_gradient_fits_with_random_learned_sizes(prior, blobs):
+    X, y = blobs
+    est = DRPMClustering(
+        n_clusters=4, guide_urn="full", size_gradient="score", partition_prior=prior, random_state=0, **FAST
+    )
+    labels = est.fit_predict(X)
+    offsets = est.model_.partition_guide.size_offsets
+    assert offsets is not None and offsets.detach().abs().sum() > 0  # the size stage was trained
+    assert np.isfinite(est.history_).all() and labels.shape == (X.shape[0],)
+    assert 1 <= est.n_clusters_ <= 4

@@ -1,0 +1,20 @@
+"""The main job's pretraining of the digits' networks, shared by the benchmarks that run on the digits."""
+
+from pyro_drpm.nn import PretrainedAutoencoder, pretrain
+
+
+def pretrain_digits(X, seed: int, epochs: int) -> PretrainedAutoencoder:
+    """Twin contrastive pretraining as in ``clustering_comparison.py``: latent 10, hidden 256 x 256, batches of
+    256, Bernoulli likelihood."""
+    return pretrain(
+        X,
+        latent_dim=10,
+        hidden_dims=(256, 256),
+        likelihood="bernoulli",
+        epochs=epochs,
+        batch_size=256,
+        seed=seed,
+        objective="contrastive",
+        n_clusters=10,
+        progress=False,
+    )
