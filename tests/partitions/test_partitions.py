@@ -199,3 +199,22 @@ def test_cluster_ordered_size_logits_do_not_reach_the_responsibilities():
     assert plain.size_offsets is None
     with pytest.raises(ValueError, match="size_offsets"):
         ClusterOrderedDRPM(3, size_offsets="yes")
+
+
+def test_deterministic_sizes_rsample_matches_the_exact_pmf_and_keeps_the_score_gradient():
+    """Its rsample skips the size draw (one outcome): still the exact law, and gradients reach the scores."""
+    from pyro_drpm.distributions.testing import goodness_of_fit, sample_counts
+    from pyro_drpm.partitions import DeterministicSizesDRPM
+
+    torch.manual_seed(7)
+    scores = torch.tensor([1.5, -0.5, 0.0, 0.7, -1.0], dtype=torch.float64, requires_grad=True)
+    urn = torch.tensor([2.0, 0.0, 3.0], dtype=torch.float64)
+    d = DeterministicSizesDRPM(torch.zeros(3, dtype=torch.float64), scores, class_sizes=urn, temperature=0.5)
+    values = d.rsample(torch.Size((20000,)))
+    torch.testing.assert_close(values.detach().sum(-1), urn.expand(20000, 3))
+    support = d.enumerate_support()
+    support = support[torch.isfinite(d.log_prob(support))]  # the C(5, 2) partitions with sizes (2, 0, 3)
+    assert len(support) == 10
+    assert goodness_of_fit(sample_counts(values.detach(), support, 2), d.log_prob(support).exp().detach()) > 1e-3
+    (grad,) = torch.autograd.grad((values[:100] * torch.randn(100, 3, 5, dtype=torch.float64)).sum(), scores)
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0
