@@ -1,6 +1,6 @@
 """Random subset sizes in the DRPM-VC guide: the collapse of the straight-through size gradient, and its fix.
 
-On the 1797 digits (K = 10, no pruning, the main job's networks and budget: contrastive pretraining 100 epochs,
+On the 1797 digits (K = 10, no pruning, the main job's networks at half its budget: contrastive pretraining 100 epochs,
 50 SVI epochs), each seed fits DRPM-VC with
 
 * deterministic guide sizes (the default: an urn of the rounded soft counts);
@@ -18,12 +18,12 @@ writes ``results/guide_sizes.md``.
 
 import datetime
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import torch
 from _digits import pretrain_digits
 from _machine import describe_machine
+from _results import write_section
 from _seeds import seed_arguments, t_interval
 
 from pyro_drpm.datasets import load_digits_01
@@ -114,7 +114,8 @@ def main():
         + " ".join(f"{r['acc']:.2f}" for r in rows if r["config"] == name)
         for name in CONFIGS
     )
-    text = "\n".join(
+    write_section(
+        "guide_sizes",
         [
             "## DRPM-VC guide: random subset sizes, the collapse and its fix",
             "",
@@ -130,12 +131,8 @@ def main():
             *lines,
             "",
             f"ACC per seed: {per_seed}.",
-        ]
+        ],
     )
-    out = Path(__file__).parent / "results" / "guide_sizes.md"
-    out.write_text(text + "\n")
-    print(text)
-    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

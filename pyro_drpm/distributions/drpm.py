@@ -91,7 +91,10 @@ class DRPM(TorchDistribution):
     ``benchmarks/results/distribution_notes.md``). With ``hard=False`` it returns
     the relaxed matrix, which is not 0/1 and lies outside the support: use it outside ``pyro.sample`` or
     with validation off. For unbiased gradients use the score-function estimator, which the exact
-    log-probability makes available: ``DRPM(...).has_rsample_(False)`` under ``TraceGraph_ELBO``.
+    log-probability makes available: ``DRPM(...).has_rsample_(False)`` under ``TraceGraph_ELBO``, or for the
+    size stage alone: :meth:`perturb_scores` and :meth:`fill_subsets` draw the two stages separately, so the
+    sizes can come from ``sizes.sample()`` (trained by the score function of the exact MVHG pmf) while the
+    ranking keeps its straight-through gradient.
 
     **Dispersion of the sizes.** ``class_sizes`` (the MVHG urn, default ``n`` balls per subset as in the
     paper) sets how concentrated the subset sizes can be; the logits only move their mean. With the default
