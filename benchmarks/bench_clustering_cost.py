@@ -43,17 +43,24 @@ def _models(k: int) -> dict:
     return models
 
 
-def _time_steps(model, x, steps: int, kwargs: dict) -> float:
-    with pyro.get_param_store().scope():
+def _time_interleaved(models: dict, x, steps: int) -> dict:
+    """Median ms per ``SVI.step`` of every model, the models' steps taken in turn (round robin), so that a change
+    in the machine's load during the run reaches every model alike; each model keeps its own parameter store."""
+    runs = {}
+    for name, model in models.items():
+        kwargs = {} if isinstance(model, IIDMixtureVAE) else {"temperature": 0.5}
         svi = pyro.infer.SVI(model.model, model.guide, pyro.optim.Adam({"lr": 1e-3}), pyro.infer.Trace_ELBO())
-        for _ in range(2):
-            svi.step(x, **kwargs)
-        times = []
-        for _ in range(steps):
-            start = time.perf_counter()
-            svi.step(x, **kwargs)
-            times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        runs[name] = {"svi": svi, "kwargs": kwargs, "state": None, "times": []}
+    for step in range(steps + 2):  # two warm-up rounds
+        for run in runs.values():
+            with pyro.get_param_store().scope(run["state"]) as state:
+                start = time.perf_counter()
+                run["svi"].step(x, **run["kwargs"])
+                elapsed = time.perf_counter() - start
+            run["state"] = state
+            if step >= 2:
+                run["times"].append(elapsed)
+    return {name: 1000 * statistics.median(run["times"]) for name, run in runs.items()}
 
 
 def main():
@@ -63,14 +70,12 @@ def main():
     torch.set_num_threads(1)
     torch.manual_seed(0)
     x = torch.rand(BATCH, FEATURES).round()
-    steps = 5 if args.quick else 30
+    steps = 5 if args.quick else 60
     rows = []
     for k in (10,) if args.quick else (10, 20):
-        baseline = None
-        for name, model in _models(k).items():
-            kwargs = {} if isinstance(model, IIDMixtureVAE) else {"temperature": 0.5}
-            ms = _time_steps(model, x, steps, kwargs)
-            baseline = ms if baseline is None else baseline
+        timings = _time_interleaved(_models(k), x, steps)
+        baseline = timings["VaDE-style mixture"]
+        for name, ms in timings.items():
             rows.append(f"| {k} | {name} | {ms:.1f} | {ms / baseline:.2f}x |")
             print(rows[-1], flush=True)
     today = datetime.date.today().isoformat()
@@ -80,7 +85,9 @@ def main():
             "",
             f"Measured {today} on {describe_machine()}; `python benchmarks/bench_clustering_cost.py`. One "
             f"`SVI.step` (Trace_ELBO, Adam) on a mini-batch of {BATCH} points with {FEATURES} binary features, "
-            f"encoder/decoder {HIDDEN}, latent dimension {LATENT}; median of {steps} steps after a warm-up (ms). "
+            f"encoder/decoder {HIDDEN}, latent dimension {LATENT}; median of {steps} steps after two warm-up "
+            "steps (ms), the models' steps taken in turn (round robin) so that the machine's load drifts alike "
+            "for all. "
             "An epoch is the same number of steps for every model, so the ratio is also the per-epoch ratio. The "
             "prior's log-probability uses the closed form for equal scores and the guide's skips the size stage "
             "(deterministic sizes) except in the random-sizes row (full urn, exact MVHG size stage, score-function "

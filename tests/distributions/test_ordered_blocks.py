@@ -196,6 +196,49 @@ def test_broadcasting_and_chunking(monkeypatch):
     assert torch.allclose(grad_chunked, grad, atol=1e-13, rtol=0)
 
 
+def _random_hard_blocks(num_cases, seed):
+    """Random blocks: 2-400 elements in 2-11 blocks, log-score spreads up to 9, block shifts of +-30, and every
+    third case a block of 3 elements that is almost surely first (the long left tail)."""
+    generator = torch.Generator().manual_seed(seed)
+    for case in range(num_cases):
+        n = int(torch.randint(2, 400, (1,), generator=generator))
+        k = int(torch.randint(2, 12, (1,), generator=generator))
+        spread = float(torch.empty(1).uniform_(0, 9, generator=generator))
+        shifts = 30 * (2 * torch.rand(k, generator=generator, dtype=torch.float64) - 1)
+        block = torch.randint(0, k, (n,), generator=generator)
+        if case % 3 == 0 and n > 3:
+            block[: n - 3] = torch.randint(1, k, (n - 3,), generator=generator)
+            block[n - 3 :] = 0
+        logits = spread * torch.randn(n, generator=generator, dtype=torch.float64) + shifts[block]
+        yield logits, _assignment(block, k)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_few_newton_steps_give_the_converged_integral(dtype, monkeypatch):
+    """The interval search stops after 3 (float64) or 2 (float32) Newton steps; the integral then equals the one
+    over the converged interval (30 steps) to the rounding of the dtype."""
+    cases = list(_random_hard_blocks(45, seed=7))
+    default = [log_race_terms(logits.to(dtype), assignment.to(dtype)) for logits, assignment in cases]
+    monkeypatch.setattr(ordered_blocks, "_newton_steps", lambda _: 30)
+    tolerance = 1e-13 if dtype == torch.float64 else 8 * torch.finfo(torch.float32).eps
+    for (logits, assignment), got in zip(cases, default, strict=True):
+        converged = log_race_terms(logits.to(dtype), assignment.to(dtype))
+        assert ((got - converged).abs() / converged.abs().clamp(min=1)).max() < tolerance
+
+
+def test_float32_default_nodes_are_at_the_rounding():
+    """48 nodes in float32 integrate as accurately as 128: what is left is float32's own rounding."""
+    for logits, assignment in _random_hard_blocks(45, seed=8):
+        exact = log_race_terms(logits, assignment)
+        coarse = log_race_terms(logits.float(), assignment.float()).double()
+        fine = log_race_terms(logits.float(), assignment.float(), num_nodes=128).double()
+        scale = exact.abs().clamp(min=1)
+        eps = torch.finfo(torch.float32).eps
+        assert ((coarse - fine).abs() / scale).max() < 8 * eps
+        # against float64: no worse than 128 float32 nodes, up to a few roundings
+        assert ((coarse - exact).abs() / scale).max() <= ((fine - exact).abs() / scale).max() + 4 * eps
+
+
 def test_gradcheck():
     torch.manual_seed(2)
     logits = (2.0 * torch.randn(2, 7, dtype=torch.float64)).requires_grad_(True)

@@ -1,5 +1,6 @@
 """The fused straight-through sort: values and gradients equal the dense construction's, gradcheck, the band."""
 
+import importlib
 import math
 
 import pytest
@@ -130,6 +131,30 @@ def test_neuralsort_band_is_narrow_and_banded_equals_full():
     # the truncation error is below 3 eps^2 of the scale; what remains is the rounding of the sums over n rows
     # (each a few eps of the scale, and the same in the dense construction)
     assert (grads[0] - grads[1]).abs().max() <= 8 * eps * scale
+
+
+@pytest.mark.parametrize("n", [100, 1000])
+def test_auto_band_takes_the_dense_backward_below_the_crossover_and_the_band_above(n, monkeypatch):
+    """``banded="auto"`` gives the gradient of the variant chosen for ``n`` (dense below 640 elements)."""
+    module = importlib.import_module("pyro_drpm.relaxations.straight_through_sort")
+
+    calls = []
+    original = module._band
+    monkeypatch.setattr(module, "_band", lambda *args: calls.append(1) or original(*args))
+    scores = torch.randn(n, dtype=torch.float64)
+    window, upstream = torch.randn(3, n, dtype=torch.float64), torch.randn(3, n, dtype=torch.float64)
+    grads = {}
+    for banded in ("auto", n >= module._BANDED_FROM):
+        s = scores.clone().requires_grad_(True)
+        (straight_through_sort(s, 0.5, "neuralsort", window, banded=banded) * upstream).sum().backward()
+        grads[banded] = s.grad
+    assert torch.equal(grads["auto"], grads[n >= module._BANDED_FROM])
+    assert len(calls) == (2 if n >= module._BANDED_FROM else 0)
+
+
+def test_unknown_banded_option_is_rejected():
+    with pytest.raises(ValueError, match="banded"):
+        straight_through_sort(torch.randn(4), 0.5, banded="sometimes")
 
 
 @pytest.mark.parametrize("relaxation", RELAXATIONS)
