@@ -1,6 +1,11 @@
 """Pyro distributions over rankings, subset sizes and partitions."""
 
-from pyro_drpm.distributions.assigned_normal import AssignedNormal, diagonal_normal_log_density
+from pyro_drpm.distributions.assigned_normal import (
+    AssignedNormal,
+    diagonal_normal_log_density,
+    normal_log_density,
+    precision_diagonal,
+)
 from pyro_drpm.distributions.chinese_restaurant_process import ChineseRestaurantProcess
 from pyro_drpm.distributions.drpm import DRPM
 from pyro_drpm.distributions.noncentral_hypergeometric import (
@@ -23,4 +28,6 @@ __all__ = [
     "permutation_matrix_to_ranking",
     "ranking_to_permutation_matrix",
     "diagonal_normal_log_density",
+    "normal_log_density",
+    "precision_diagonal",
 ]

@@ -1,4 +1,8 @@
-"""Gaussian clusters indexed by a partition: ``z_i | Y ~ N(mu_k, diag sigma_k^2)`` for the subset ``k`` of ``i``."""
+"""Gaussian clusters indexed by a partition: ``z_i | Y ~ N(mu_k, Sigma_k)`` for the subset ``k`` of ``i``.
+
+A cluster's scale is either a vector of standard deviations (``(K, d)``: ``Sigma_k = diag sigma_k^2``) or a
+lower-triangular Cholesky factor with a positive diagonal (``(K, d, d)``: ``Sigma_k = L_k L_k^T``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import torch
 from pyro.distributions import TorchDistribution
 from torch.distributions import constraints, register_kl
 
-__all__ = ["AssignedNormal", "diagonal_normal_log_density"]
+__all__ = ["AssignedNormal", "diagonal_normal_log_density", "normal_log_density", "precision_diagonal"]
 
 
 def diagonal_normal_log_density(z: torch.Tensor, locs: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
@@ -22,6 +26,43 @@ def diagonal_normal_log_density(z: torch.Tensor, locs: torch.Tensor, scales: tor
     """
     diff = (z.unsqueeze(-2) - locs) / scales
     return -0.5 * diff.pow(2).sum(-1) - scales.log().sum(-1) - 0.5 * z.shape[-1] * math.log(2 * math.pi)
+
+
+def normal_log_density(z: torch.Tensor, locs: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """``log N(z_i; locs_k, Sigma_k)`` for every point ``i`` and component ``k``, shape ``(..., N, K)``.
+
+    ``scales`` is ``(K, d)`` (standard deviations, :func:`diagonal_normal_log_density`) or ``(K, d, d)``
+    (Cholesky factors ``L_k``: ``-1/2 |L_k^{-1} (z_i - mu_k)|^2 - sum_j log L_k[j, j] - d/2 log 2 pi``).
+
+    Example::
+
+        >>> L = torch.tensor([[[2.0, 0.0], [1.0, 1.0]]])
+        >>> z = torch.tensor([[0.5, -1.0]])
+        >>> expected = torch.distributions.MultivariateNormal(torch.zeros(2), scale_tril=L[0]).log_prob(z)
+        >>> bool(torch.allclose(normal_log_density(z, torch.zeros(1, 2), L)[:, 0], expected))
+        True
+    """
+    if scales.dim() == locs.dim():
+        return diagonal_normal_log_density(z, locs, scales)
+    eye = torch.eye(scales.shape[-1], dtype=scales.dtype, device=scales.device)
+    inverse = torch.linalg.solve_triangular(scales, eye.expand_as(scales), upper=False)  # L_k^{-1}, (K, d, d)
+    # L_k^{-1} (z_i - mu_k) for every pair, as matrix products
+    white = torch.einsum("kij,...nj->...nki", inverse, z) - torch.einsum("kij,kj->ki", inverse, locs)
+    log_det = scales.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    return -0.5 * white.pow(2).sum(-1) - log_det - 0.5 * z.shape[-1] * math.log(2 * math.pi)
+
+
+def precision_diagonal(scales: torch.Tensor) -> torch.Tensor:
+    """The diagonal of every cluster's precision ``Sigma_k^{-1}``, shape ``(K, d)``, for ``(K, d)`` standard
+    deviations or ``(K, d, d)`` Cholesky factors (``diag(L^-T L^-1)_j = sum_i (L^-1)_{ij}^2``).
+
+    ``E_{z ~ N(m, diag s^2)}[log N(z; mu_k, Sigma_k)] = log N(m; mu_k, Sigma_k) - 1/2 sum_j s_j^2 (Sigma_k^-1)_jj``.
+    """
+    if scales.dim() == 2:
+        return scales.pow(-2)
+    eye = torch.eye(scales.shape[-1], dtype=scales.dtype, device=scales.device)
+    inverse = torch.linalg.solve_triangular(scales, eye.expand_as(scales), upper=False)
+    return inverse.pow(2).sum(-2)
 
 
 class AssignedNormal(TorchDistribution):
@@ -47,7 +88,8 @@ class AssignedNormal(TorchDistribution):
 
     :param assignment: ``(..., K, B)`` assignment matrix (a DRPM sample).
     :param locs: ``(K, d)`` cluster means.
-    :param scales: ``(K, d)`` cluster standard deviations.
+    :param scales: ``(K, d)`` cluster standard deviations, or ``(K, d, d)`` lower-triangular Cholesky factors of
+        full cluster covariances.
     """
 
     arg_constraints = {}
@@ -72,14 +114,17 @@ class AssignedNormal(TorchDistribution):
 
     def rsample(self, sample_shape=torch.Size()):
         loc = self.assignment @ self.locs
-        scale = self.assignment @ self.scales
         shape = self._extended_shape(sample_shape)
-        return loc + scale * torch.randn(shape, dtype=loc.dtype, device=loc.device)
+        noise = torch.randn(shape, dtype=loc.dtype, device=loc.device)
+        if self.scales.dim() == 2:
+            return loc + (self.assignment @ self.scales) * noise
+        scale_tril = torch.einsum("...bk,kij->...bij", self.assignment, self.scales)  # each element's L
+        return loc + (scale_tril @ noise.unsqueeze(-1)).squeeze(-1)
 
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        log_density = diagonal_normal_log_density(value, self.locs, self.scales)  # (..., B, K)
+        log_density = normal_log_density(value, self.locs, self.scales)  # (..., B, K)
         # equal to sum_k Y[k, i] log N_ik for 0/1 columns (see the class docstring for the centring)
         centre = log_density.logsumexp(-1, keepdim=True)
         return (self.assignment * (log_density - centre)).sum(-1) + centre.squeeze(-1)
@@ -90,8 +135,8 @@ def _kl_independent_normal_assigned(p: dist.Independent, q: AssignedNormal) -> t
     """``KL(N(loc_i, scale_i) || p(z_i | Y)) = sum_k Y[k, i] KL(N(loc_i, scale_i) || N(mu_k, sigma_k))`` (exact for
     0/1 ``Y``); lets ``TraceMeanField_ELBO`` integrate the ``z`` term analytically given the sampled partition."""
     base = p.base_dist
-    if not isinstance(base, torch.distributions.Normal) or p.reinterpreted_batch_ndims != 1:
-        raise NotImplementedError
+    if not isinstance(base, torch.distributions.Normal) or p.reinterpreted_batch_ndims != 1 or q.scales.dim() != 2:
+        raise NotImplementedError  # full covariances: Pyro's TraceMeanField_ELBO falls back to the sampled term
     loc, scale = base.loc.unsqueeze(-2), base.scale.unsqueeze(-2)  # (..., B, 1, d)
     ratio = (scale / q.scales) ** 2
     kl = 0.5 * (ratio + ((loc - q.locs) / q.scales) ** 2 - 1 - ratio.log()).sum(-1)  # (..., B, K)

@@ -36,6 +36,7 @@ __all__ = [
     "ContrastiveHeads",
     "PretrainedAutoencoder",
     "embed",
+    "identity_networks",
     "pretrain",
     "pretrain_autoencoder",
     "pretrain_contrastive",
@@ -43,8 +44,9 @@ __all__ = [
 
 #: ``"autoencoder"``: reconstruction only (denoising with ``augment``); ``"contrastive"``: the DRPM code's
 #: twin-contrastive pretraining (instance and cluster contrastive losses on two augmented views, plus
-#: reconstruction), for square images only.
-PRETRAINING_OBJECTIVES = ("autoencoder", "contrastive")
+#: reconstruction), for square images only; ``"identity"``: no pretraining, linear networks that start as the
+#: identity map (the latent space is the standardised feature space), for small tabular data.
+PRETRAINING_OBJECTIVES = ("autoencoder", "contrastive", "identity")
 
 
 def _reconstruction_loss(decoder: MLPDecoder, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -241,6 +243,32 @@ class PretrainedAutoencoder:
         return embed(self.encoder, self.preprocess(X))
 
 
+def identity_networks(n_features: int, likelihood: str = "gaussian") -> tuple[MLPEncoder, MLPDecoder]:
+    """A linear encoder/decoder pair that starts as the identity map: ``q(z | x) = N(x, (e^-2)^2)``, mean ``z``.
+
+    No hidden layers (the encoder's trunk is empty, so freezing it freezes nothing): the encoder's mean and scale
+    heads and the decoder stay trainable. A Gaussian decoder's noise starts at the encoder's scale, ``e^-2``.
+
+    Example::
+
+        >>> encoder, decoder = identity_networks(3)
+        >>> x = torch.randn(4, 3)
+        >>> bool(torch.equal(encoder(x)[0], x)), bool(torch.equal(decoder(x), x))
+        (True, True)
+    """
+    encoder = MLPEncoder(n_features, n_features, ())
+    decoder = MLPDecoder(n_features, n_features, (), likelihood=likelihood)
+    with torch.no_grad():
+        for layer in (encoder.loc, decoder.out):
+            layer.weight.copy_(torch.eye(n_features))
+            layer.bias.zero_()
+        if decoder.obs_log_scale is not None:
+            decoder.obs_log_scale.fill_(encoder.log_scale.bias[0].item())
+    encoder.eval()
+    decoder.eval()
+    return encoder, decoder
+
+
 def pretrain(
     X,
     latent_dim: int = 10,
@@ -261,12 +289,20 @@ def pretrain(
     ``objective="autoencoder"``: :func:`pretrain_autoencoder`; with ``augment=True`` (square images in [0, 1]
     only) a denoising autoencoder on :func:`augment_images`. ``objective="contrastive"`` (square images in
     [0, 1] only): :func:`pretrain_contrastive` with ``n_clusters`` cluster columns and the stronger
-    augmentations of :data:`CONTRASTIVE_AUGMENTATION`. Randomness comes from ``seed`` only (the global torch RNG
-    is left untouched).
+    augmentations of :data:`CONTRASTIVE_AUGMENTATION`. ``objective="identity"``: nothing is trained; the
+    encoder's mean head and the decoder are linear maps set to the identity (``latent_dim`` must equal the
+    number of features; ``hidden_dims``, ``epochs`` and the optimiser settings are not used), the encoder's
+    scale and a Gaussian decoder's noise start at ``e^-2``; a model trained from them clusters the
+    standardised features themselves. Randomness comes from ``seed`` only (the global torch RNG is left
+    untouched).
     """
     if objective not in PRETRAINING_OBJECTIVES:
         raise ValueError(f"unknown pretraining objective {objective!r}; expected one of {PRETRAINING_OBJECTIVES}")
     X = np.asarray(X, dtype=np.float32)
+    if objective == "identity" and latent_dim != X.shape[1]:
+        raise ValueError(
+            f"objective='identity' needs latent_dim equal to the number of features ({X.shape[1]}), got {latent_dim}"
+        )
     if likelihood == "gaussian":
         mean = torch.as_tensor(X.mean(0))
         scale = torch.as_tensor(X.std(0))
@@ -284,6 +320,8 @@ def pretrain(
         corrupt = functools.partial(augment_images, side=side, **settings)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
+        if objective == "identity":  # layer construction draws weights (then overwritten) from the forked RNG
+            return PretrainedAutoencoder(*identity_networks(X.shape[1], likelihood), likelihood, mean, scale, [])
         encoder = MLPEncoder(X.shape[1], latent_dim, hidden_dims)
         decoder = MLPDecoder(latent_dim, X.shape[1], hidden_dims, likelihood=likelihood)
         result = PretrainedAutoencoder(encoder, decoder, likelihood, mean, scale, [])

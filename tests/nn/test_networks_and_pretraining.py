@@ -117,3 +117,19 @@ def test_unknown_or_impossible_pretraining_objective():
         pretrain(X, latent_dim=2, hidden_dims=(4,), epochs=1, objective="simclr")
     with pytest.raises(ValueError, match="square images"):
         pretrain(X, latent_dim=2, hidden_dims=(4,), epochs=1, objective="contrastive")
+
+
+def test_identity_objective_builds_untrained_identity_networks_on_standardised_features():
+    X = np.random.default_rng(0).normal(3.0, 2.0, (30, 4))
+    rng_state = torch.get_rng_state()
+    pre = pretrain(X, latent_dim=4, likelihood="gaussian", epochs=5, objective="identity")
+    assert torch.equal(torch.get_rng_state(), rng_state)
+    assert pre.history == [] and len(pre.encoder.trunk) == 0 and len(pre.decoder.trunk) == 0
+    data = pre.preprocess(X)
+    loc, scale = pre.encoder(data)
+    torch.testing.assert_close(loc, data)  # the latent space is the standardised feature space
+    torch.testing.assert_close(pre.decoder(loc), data)
+    torch.testing.assert_close(scale, torch.full_like(scale, math.exp(-2.0)))
+    torch.testing.assert_close(pre.decoder.obs_log_scale, torch.full((4,), -2.0))
+    with pytest.raises(ValueError, match="latent_dim equal to the number of features"):
+        pretrain(X, latent_dim=2, likelihood="gaussian", objective="identity")

@@ -10,9 +10,9 @@ import torch
 from pyro import poutine
 from pyro.nn import pyro_method
 
-from pyro_drpm.distributions import AssignedNormal
+from pyro_drpm.distributions import AssignedNormal, precision_diagonal
 from pyro_drpm.infer import PathDerivative
-from pyro_drpm.models.clustering.base import _MIN_LOG_SCALE, LatentClusteringModel
+from pyro_drpm.models.clustering.base import LatentClusteringModel
 from pyro_drpm.models.clustering.initialisation import MixtureInit, cluster_path_order
 from pyro_drpm.models.clustering.pruning import prune_subsets
 from pyro_drpm.nn import MLPDecoder, MLPEncoder
@@ -112,6 +112,8 @@ class DRPMVC(LatentClusteringModel):
         (``0``: the cluster densities alone).
     :param size_gradient: ``"straight_through"`` or ``"score"``: the gradient of the guide's random subset
         sizes (see above; irrelevant when the guide's sizes are deterministic).
+    :param covariance: ``"diagonal"`` or ``"full"`` cluster covariances (see
+        :class:`~pyro_drpm.models.clustering.base.LatentClusteringModel`).
 
     References:
     [1] Sutter, Ryser, Liebeskind, Vogt, "Differentiable Random Partition Models", NeurIPS 2023,
@@ -133,8 +135,9 @@ class DRPMVC(LatentClusteringModel):
         path_derivative: bool = False,
         prior_sweeps: int = 2,
         size_gradient: str = "straight_through",
+        covariance: str = "diagonal",
     ):
-        super().__init__(encoder, decoder, n_components, beta=beta)
+        super().__init__(encoder, decoder, n_components, beta=beta, covariance=covariance)
         if not (math.isfinite(partition_weight) and partition_weight > 0):
             raise ValueError(f"partition_weight must be positive and finite, got {partition_weight}")
         prior = DRPMPrior(self.n_components, dtype=torch.float64) if prior is None else prior
@@ -181,15 +184,14 @@ class DRPMVC(LatentClusteringModel):
         fit = prune_subsets(
             loc,
             self.locs,
-            self.scales,
+            self.cluster_scales,
             self.prior,
             batch_size=batch_size,
             z_scale=scale,
             active=self.active,
             generator=generator,
         )
-        self.locs.copy_(fit.locs)
-        self.log_scales.copy_(fit.scales.clamp(min=math.exp(_MIN_LOG_SCALE)).log())
+        self.set_clusters(fit.locs, fit.scales)
         self.active.copy_(fit.active)
         counts = torch.bincount(fit.labels, minlength=self.n_components).to(self.subset_counts.dtype)
         self.subset_counts.copy_(counts)
@@ -225,7 +227,7 @@ class DRPMVC(LatentClusteringModel):
         """The guide's ``r_i``, shape ``(B, K)``: ``softmax_k E_{q(z_i)}[log N(z_i; mu_k, sigma_k^2)]`` (closed
         form for Gaussians) over the subsets in use, then ``prior_sweeps`` mean-field sweeps that add the prior's
         predictive log weight at the other elements' soft counts, ``log w_k(sum_{j != i} r_j)``."""
-        variance_term = 0.5 * ((scale.unsqueeze(-2) / self.scales) ** 2).sum(-1)
+        variance_term = 0.5 * (scale.unsqueeze(-2) ** 2 * precision_diagonal(self.cluster_scales)).sum(-1)
         logits = (self.cluster_log_likelihood(loc) - variance_term).masked_fill(~self.active, -math.inf)
         r = torch.softmax(logits, dim=-1)
         n = loc.shape[0]
@@ -254,7 +256,7 @@ class DRPMVC(LatentClusteringModel):
         n = x.shape[0]
         with poutine.scale(scale=self.partition_weight):
             partition = pyro.sample("partition", self.prior(n, temperature=temperature))
-        latent_prior = AssignedNormal(partition.to(self.locs.dtype), self.locs, self.scales)
+        latent_prior = AssignedNormal(partition.to(self.locs.dtype), self.locs, self.cluster_scales)
         with pyro.plate("data", n):
             with poutine.scale(scale=self.beta):
                 z = pyro.sample("z", latent_prior)
@@ -315,7 +317,7 @@ class DRPMVC(LatentClusteringModel):
         """``gamma (log p(Y) - log q(Y)) + beta sum_i log N(z_i; mu_k(i), sigma_k(i)^2)``: the ELBO terms that
         change with the subset sizes when the ranking and ``z`` are fixed."""
         log_p = self.prior(partition.shape[-1]).log_prob(partition)
-        latent = AssignedNormal(partition.to(self.locs.dtype), self.locs, self.scales).log_prob(z).sum(-1)
+        latent = AssignedNormal(partition.to(self.locs.dtype), self.locs, self.cluster_scales).log_prob(z).sum(-1)
         return self.partition_weight * (log_p - log_q).to(latent.dtype) + self.beta * latent
 
     @torch.no_grad()

@@ -14,7 +14,8 @@ __all__ = ["MixtureInit", "cluster_path_order", "fit_gaussian_mixture"]
 
 @dataclass
 class MixtureInit:
-    """Parameters of a diagonal Gaussian mixture fitted to an embedding: ``(K,)`` weights, ``(K, d)`` locs/scales."""
+    """Parameters of a Gaussian mixture fitted to an embedding: ``(K,)`` weights, ``(K, d)`` locs, and ``(K, d)``
+    standard deviations (diagonal covariances) or ``(K, d, d)`` Cholesky factors (full covariances) as scales."""
 
     weights: torch.Tensor
     locs: torch.Tensor
@@ -29,19 +30,23 @@ def fit_gaussian_mixture(
     n_init: int = 10,
     reg_covar: float = 1e-4,
     dirichlet_process: bool = False,
+    covariance: str = "diagonal",
 ) -> MixtureInit:
-    """Fit a diagonal Gaussian mixture to ``Z`` (scikit-learn) and return its parameters as float32 tensors.
+    """Fit a Gaussian mixture to ``Z`` (scikit-learn) and return its parameters as float32 tensors.
 
     ``dirichlet_process=True`` fits ``BayesianGaussianMixture`` with a Dirichlet-process weight prior instead
     (used to initialise the truncated stick-breaking baseline, ``n_components`` being the truncation level).
-    The settings follow the DRPM code (``covariance_type="diag"``, 10 k-means++ starts, ``reg_covar=1e-4``).
+    The settings follow the DRPM code (``covariance_type="diag"``, 10 k-means++ starts, ``reg_covar=1e-4``);
+    ``covariance="full"`` fits full covariances and returns their Cholesky factors.
     """
+    if covariance not in ("diagonal", "full"):
+        raise ValueError(f"unknown covariance {covariance!r}; expected 'diagonal' or 'full'")
     from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
     Z = np.asarray(torch.as_tensor(Z).detach().cpu().numpy(), dtype=np.float64)
     common = dict(
         n_components=n_components,
-        covariance_type="diag",
+        covariance_type="diag" if covariance == "diagonal" else "full",
         reg_covar=reg_covar,
         n_init=n_init,
         init_params="k-means++",
@@ -57,10 +62,14 @@ def fit_gaussian_mixture(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         mixture.fit(Z)
+    if covariance == "full":
+        scales = np.linalg.cholesky(mixture.covariances_)
+    else:
+        scales = np.sqrt(mixture.covariances_)
     return MixtureInit(
         weights=torch.as_tensor(mixture.weights_, dtype=torch.float32),
         locs=torch.as_tensor(mixture.means_, dtype=torch.float32),
-        scales=torch.as_tensor(np.sqrt(mixture.covariances_), dtype=torch.float32),
+        scales=torch.as_tensor(scales, dtype=torch.float32),
         labels=mixture.predict(Z),
     )
 

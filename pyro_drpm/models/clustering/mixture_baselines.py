@@ -66,7 +66,10 @@ class _MarginalisedMixtureVAE(LatentClusteringModel):
     """Shared model/guide: ``z_i ~ sum_k pi_k N(mu_k, sigma_k^2)``, ``x_i ~ p(x | z_i)``, ``q(z_i | x_i)``."""
 
     def _latent_prior(self, log_weights: torch.Tensor) -> dist.Distribution:
-        components = dist.Normal(self.locs, self.scales).to_event(1)
+        if self.covariance == "diagonal":
+            components = dist.Normal(self.locs, self.scales).to_event(1)
+        else:
+            components = dist.MultivariateNormal(self.locs, scale_tril=self.cluster_scales)
         return dist.MixtureSameFamily(dist.Categorical(logits=log_weights), components)
 
     def _local_model(self, x: torch.Tensor, log_weights: torch.Tensor) -> None:
@@ -93,10 +96,19 @@ class IIDMixtureVAE(_MarginalisedMixtureVAE):
     :param decoder: see :class:`~pyro_drpm.models.clustering.base.LatentClusteringModel`.
     :param n_components: see :class:`~pyro_drpm.models.clustering.base.LatentClusteringModel`.
     :param beta: see :class:`~pyro_drpm.models.clustering.base.LatentClusteringModel`.
+    :param covariance: see :class:`~pyro_drpm.models.clustering.base.LatentClusteringModel`.
     """
 
-    def __init__(self, encoder: MLPEncoder, decoder: MLPDecoder, n_components: int, *, beta: float = 1.0):
-        super().__init__(encoder, decoder, n_components, beta=beta)
+    def __init__(
+        self,
+        encoder: MLPEncoder,
+        decoder: MLPDecoder,
+        n_components: int,
+        *,
+        beta: float = 1.0,
+        covariance: str = "diagonal",
+    ):
+        super().__init__(encoder, decoder, n_components, beta=beta, covariance=covariance)
         self.weight_logits = nn.Parameter(torch.zeros(n_components))
 
     def log_weights(self) -> torch.Tensor:
@@ -129,6 +141,7 @@ class StickBreakingMixtureVAE(_MarginalisedMixtureVAE):
     :param n_components: truncation level ``T``.
     :param concentration: the DP concentration ``alpha`` (larger: more clusters a priori).
     :param dataset_size: number of points in the training set (for the ``B / N`` scaling).
+    :param covariance: see :class:`~pyro_drpm.models.clustering.base.LatentClusteringModel`.
     """
 
     def __init__(
@@ -140,8 +153,9 @@ class StickBreakingMixtureVAE(_MarginalisedMixtureVAE):
         beta: float = 1.0,
         concentration: float = 1.0,
         dataset_size: int | None = None,
+        covariance: str = "diagonal",
     ):
-        super().__init__(encoder, decoder, n_components, beta=beta)
+        super().__init__(encoder, decoder, n_components, beta=beta, covariance=covariance)
         if n_components < 2:
             raise ValueError(f"the stick-breaking mixture needs a truncation >= 2, got {n_components}")
         if not concentration > 0:
@@ -171,6 +185,8 @@ class StickBreakingMixtureVAE(_MarginalisedMixtureVAE):
         with torch.no_grad():
             self.locs.copy_(self.locs[order].clone())
             self.log_scales.copy_(self.log_scales[order].clone())
+            if self.covariance == "full":
+                self.scale_tril_lower.copy_(self.scale_tril_lower[order].clone())
             counts = counts[order]
             tail = counts.flip(0).cumsum(0).flip(0)[1:]  # sum_{j > t} N_j, for t = 0..T-2
             self.stick_log_a.copy_((1.0 + counts[:-1]).log())

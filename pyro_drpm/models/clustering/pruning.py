@@ -1,6 +1,6 @@
 """Which subsets a clustering uses: the MAP partition under a partition prior, with delete moves.
 
-With point-estimated clusters ``N(mu_k, diag sigma_k^2)`` and a point-mass guide over the partition, the
+With point-estimated clusters ``N(mu_k, Sigma_k)`` (diagonal or full) and a point-mass guide over the partition, the
 DRPM-VC objective of the latent codes ``z`` (one partition per mini-batch ``b``) is
 
 .. math::
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
+from pyro_drpm.distributions import normal_log_density, precision_diagonal
 from pyro_drpm.partitions import PartitionPrior
 
 __all__ = ["PrunedMixture", "partition_objective", "prune_subsets"]
@@ -40,7 +41,8 @@ _MAX_SWEEPS = 30
 
 @dataclass
 class PrunedMixture:
-    """The result of :func:`prune_subsets`: hard ``labels`` ``(N,)``, clusters ``(K, d)``, the subsets in use."""
+    """The result of :func:`prune_subsets`: hard ``labels`` ``(N,)``, cluster means ``(K, d)`` and scales
+    (``(K, d)``, or Cholesky factors ``(K, d, d)`` for full covariances), the subsets in use."""
 
     labels: torch.Tensor
     locs: torch.Tensor
@@ -50,11 +52,17 @@ class PrunedMixture:
 
 
 def _expected_log_density(z, z_scale, locs, scales):
-    """``E[log N(z_i; mu_k, sigma_k^2)]``, ``(N, K)``, for ``z_i ~ N(z, diag z_scale^2)`` (``None``: at ``z``).
+    """``E[log N(z_i; mu_k, Sigma_k)]``, ``(N, K)``, for ``z_i ~ N(z, diag z_scale^2)`` (``None``: at ``z``).
 
     Expanded into matrix products (``(z - mu)^2 = z^2 - 2 z mu + mu^2``), in float64: the delete moves evaluate
-    it hundreds of times.
+    it hundreds of times. Full covariances (``(K, d, d)`` Cholesky factors): the density at ``z`` minus
+    ``1/2 sum_j z_scale_j^2 (Sigma_k^-1)_jj``.
     """
+    if scales.dim() == 3:
+        log_density = normal_log_density(z, locs, scales)
+        if z_scale is None:
+            return log_density
+        return log_density - 0.5 * z_scale.pow(2) @ precision_diagonal(scales).T
     precision = scales.pow(-2)
     second = z**2 if z_scale is None else z**2 + z_scale**2
     quadratic = second @ precision.T - 2 * z @ (locs * precision).T + (locs**2 * precision).sum(-1)
@@ -69,10 +77,11 @@ def _chunks(num_points: int, batch_size: int, generator: torch.Generator | None)
 def partition_objective(z, labels, locs, scales, prior: PartitionPrior, chunks, z_scale=None) -> float:
     """:math:`J`: the clusters' log-density of ``z``, the prior log-probability of every chunk's partition, and
     the BIC term of the clusters in use."""
-    k = locs.shape[0]
+    k, d = locs.shape
     log_density = _expected_log_density(z, z_scale, locs, scales).gather(-1, labels.unsqueeze(-1)).sum()
     in_use = int((torch.bincount(labels, minlength=k) > 0).sum())
-    log_density = log_density - 0.5 * (2 * z.shape[-1]) * math.log(z.shape[0]) * in_use
+    per_cluster = d + (d * (d + 1) // 2 if scales.dim() == 3 else d)  # mean and (co)variances
+    log_density = log_density - 0.5 * per_cluster * math.log(z.shape[0]) * in_use
     log_prior = 0.0
     by_size: dict[int, list[torch.Tensor]] = {}
     for chunk in chunks:
@@ -96,8 +105,18 @@ def _moment_match(z, z_scale, labels, locs, scales):
     means = (one_hot.T @ z) / counts.clamp(min=1).unsqueeze(-1)
     second = z**2 if z_scale is None else z**2 + z_scale**2
     variances = (one_hot.T @ second) / counts.clamp(min=1).unsqueeze(-1) - means**2
+    new_locs = torch.where(used.unsqueeze(-1), means, locs)
+    if scales.dim() == 3:  # full covariances: scatter around the mean, plus the codes' own variances
+        weights = one_hot / counts.clamp(min=1)
+        centred = z.unsqueeze(0) - means.unsqueeze(1)  # (K, N, d)
+        covariance = torch.einsum("nk,kni,knj->kij", weights, centred, centred)
+        extra = variances.new_zeros(variances.shape) if z_scale is None else weights.T @ z_scale**2
+        eye = torch.eye(z.shape[-1], dtype=z.dtype, device=z.device)
+        covariance = covariance + torch.diag_embed(extra) + _MIN_VARIANCE * eye
+        new_scales = torch.linalg.cholesky(covariance)
+        return new_locs, torch.where(used.view(-1, 1, 1), new_scales, scales)
     new_scales = (variances.clamp(min=0) + _MIN_VARIANCE).sqrt()
-    return torch.where(used.unsqueeze(-1), means, locs), torch.where(used.unsqueeze(-1), new_scales, scales)
+    return new_locs, torch.where(used.unsqueeze(-1), new_scales, scales)
 
 
 def _sweeps(z, z_scale, labels, locs, scales, prior, active, batch_size):
@@ -146,7 +165,8 @@ def prune_subsets(
 
     :param z: latent codes ``(N, d)``.
     :param locs: initial cluster means ``(K, d)``.
-    :param scales: initial cluster standard deviations ``(K, d)``.
+    :param scales: initial cluster standard deviations ``(K, d)``, or Cholesky factors ``(K, d, d)`` of full
+        covariances (the fit then keeps full covariances).
     :param prior: the partition prior (its :meth:`~pyro_drpm.partitions.PartitionPrior.log_prob_sizes` and
         :meth:`~pyro_drpm.partitions.PartitionPrior.log_predictive_weights`).
     :param batch_size: the size of the sets the prior partitions (the model's mini-batches).

@@ -257,3 +257,24 @@ def test_score_size_surrogate_is_unbiased_against_enumerated_sizes():
     expected = (log_q.detach().exp().unsqueeze(-1) * estimates).sum(0)
     assert exact.abs().max() > 1e-3
     torch.testing.assert_close(expected, exact, atol=1e-10, rtol=1e-8)
+
+
+def test_clusters_convert_between_diagonal_and_full_covariances():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(3, 2, 2, generator=g)
+    factors = torch.linalg.cholesky(a @ a.transpose(-1, -2) + torch.eye(2))
+    locs = torch.randn(3, 2, generator=g)
+    for covariance in ("diagonal", "full"):
+        vc = DRPMVC(MLPEncoder(4, 2, (8,)), MLPDecoder(2, 4, (8,)), 3, covariance=covariance)
+        vc.set_clusters(locs, factors)
+        covariances = factors @ factors.transpose(-1, -2)
+        if covariance == "full":
+            torch.testing.assert_close(vc.cluster_scales, factors)
+        else:  # the marginal standard deviations of the full covariances
+            torch.testing.assert_close(vc.cluster_scales, covariances.diagonal(dim1=-2, dim2=-1).sqrt())
+        vc.set_clusters(locs, torch.ones(3, 2) * 0.5)  # diagonal scales into either
+        expected = torch.full((3, 2), 0.5) if covariance == "diagonal" else torch.diag_embed(torch.full((3, 2), 0.5))
+        torch.testing.assert_close(vc.cluster_scales, expected)
+        loss = pyro.infer.Trace_ELBO().differentiable_loss(vc.model, vc.guide, torch.rand(6, 4))
+        loss.backward()
+        assert torch.isfinite(loss)

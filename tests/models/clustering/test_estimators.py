@@ -67,7 +67,7 @@ def test_api_shapes_and_attributes(cls, blobs):
     proba = est.predict_proba(X[:5])
     assert proba.shape == (5, est.n_clusters_)
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
-    assert est.transform(X[:5]).shape == (5, 5)  # latent_dim "auto" = min(10, n_features)
+    assert est.transform(X[:5]).shape == (5, 5)  # latent_dim "auto": the 5 features (identity networks)
     assert est.cluster_centers_.shape == (est.n_clusters_, 5)
     np.testing.assert_array_equal(est.predict(X), est.labels_)
     assert est.n_features_in_ == 5 and len(est.history_) == 2
@@ -159,6 +159,7 @@ def test_bad_input_raises_value_error(cls, X, match):
         (dict(hidden_dims=()), "hidden_dims"),
         (dict(pretraining="simclr"), "unknown pretraining"),
         (dict(pretraining="contrastive"), "square images"),
+        (dict(pretraining="identity", latent_dim=2), "latent_dim equal to the number of features"),
         (dict(freeze_encoder="yes"), "freeze_encoder"),
     ],
 )
@@ -233,6 +234,18 @@ def test_contrastive_pretraining_is_the_default_for_square_images():
     autoencoder = VaDEClustering(n_clusters=3, pretraining="autoencoder", random_state=0, **FAST).fit(X)
     assert contrastive.pretrained_.history == auto_history
     assert autoencoder.pretrained_.history != auto_history
+
+
+def test_auto_pretraining_clusters_small_tabular_data_in_its_feature_space(blobs):
+    X, _ = blobs
+    est = DRPMClustering(n_clusters=3, random_state=0, **FAST).fit(X)
+    assert est.pretrained_.history == [] and len(est.pretrained_.encoder.trunk) == 0  # identity networks
+    assert est.transform(X).shape == (240, 5)
+    # a latent dimension other than the feature count, or many features, keep the autoencoder
+    smaller = DRPMClustering(n_clusters=3, latent_dim=2, random_state=0, **FAST).fit(X)
+    assert len(smaller.pretrained_.history) == FAST["pretrain_epochs"]
+    wide = np.random.default_rng(0).normal(size=(60, 40))
+    assert len(VaDEClustering(n_clusters=2, random_state=0, **FAST).fit(wide).pretrained_.history) == 2
 
 
 @pytest.mark.parametrize("prior", ["drpm", "crp"])

@@ -101,3 +101,50 @@ def test_one_cluster_works():
     X = np.random.default_rng(0).normal(size=(30, 3))
     est = DRPMClustering(n_clusters=1, epochs=1, pretrain_epochs=1, batch_size=10, random_state=0, progress=False)
     assert est.fit(X).n_clusters_ == 1 and (est.labels_ == 0).all()
+
+
+def _elongated_blobs():
+    """Two well-separated 2-D Gaussians stretched along the diagonal (correlation 0.95), 150 points each."""
+    g = torch.Generator().manual_seed(4)
+    factor = torch.linalg.cholesky(torch.tensor([[1.0, 0.95], [0.95, 1.0]], dtype=torch.float64) * 4.0)
+    centres = torch.tensor([[-4.0, 4.0], [4.0, -4.0]], dtype=torch.float64)
+    z = torch.cat([centres[c] + torch.randn(150, 2, generator=g, dtype=torch.float64) @ factor.T for c in (0, 1)])
+    return z, torch.arange(2).repeat_interleave(150), factor
+
+
+def test_full_covariance_delete_moves_find_two_elongated_clusters_and_their_covariance():
+    z, labels, _ = _elongated_blobs()
+    mixture = fit_gaussian_mixture(z, 6, random_state=0, covariance="full")
+    assert mixture.scales.shape == (6, 2, 2)
+    generator = torch.Generator().manual_seed(0)
+    prior = CRPPrior(6, dtype=torch.float64)
+    fit = prune_subsets(z, mixture.locs, mixture.scales, prior, batch_size=100, generator=generator)
+    assert int(fit.active.sum()) == 2 and fit.scales.shape == (6, 2, 2)
+    assert adjusted_rand_index(labels.numpy(), fit.labels.numpy()) == 1.0
+    for k in fit.active.nonzero().flatten().tolist():
+        # the moment-matched covariance: the cluster's own scatter (divided by its size), plus reg 1e-4
+        members = z[fit.labels == k]
+        centred = members - members.mean(0)
+        expected = centred.T @ centred / len(members) + 1e-4 * torch.eye(2, dtype=torch.float64)
+        torch.testing.assert_close((fit.scales[k] @ fit.scales[k].T).double(), expected, atol=1e-5, rtol=1e-5)
+    # diagonal clusters need more than one component per stretched blob
+    diagonal = fit_gaussian_mixture(z, 6, random_state=0)
+    generator = torch.Generator().manual_seed(0)
+    prior = CRPPrior(6, dtype=torch.float64)
+    fit = prune_subsets(z, diagonal.locs, diagonal.scales, prior, batch_size=100, generator=generator)
+    assert int(fit.active.sum()) > 2
+
+
+@pytest.mark.parametrize("cls_name", ["DRPMClustering", "VaDEClustering", "DPMixtureClustering"])
+def test_estimators_fit_full_covariance_clusters(cls_name):
+    from pyro_drpm.models import clustering
+
+    z, labels, _ = _elongated_blobs()
+    est = getattr(clustering, cls_name)(n_clusters=4, covariance="full", epochs=3, random_state=0, progress=False)
+    est.fit(z.numpy())
+    model = est.model_
+    assert model.covariance == "full" and model.cluster_scales.shape == (4, 2, 2)
+    assert torch.isfinite(model.scale_tril_lower).all() and np.all(np.isfinite(est.history_))
+    if cls_name == "DRPMClustering":  # pruning keeps the two stretched clusters
+        assert est.n_clusters_ == 2 and adjusted_rand_index(labels.numpy(), est.labels_) == 1.0
+    assert est.predict(z[:5].numpy()).shape == (5,)
