@@ -5,7 +5,8 @@ standardised feature space), features standardised, over seeds 0..N-1; the refer
 ``GaussianMixture`` (full covariances, its defaults) on the same standardised features with the true number of
 clusters. Rows: 4 Gaussian blobs in 8-D (400 points) with an upper bound of 8 and of 4, wine (178 x 13) with 6
 and 3, iris (150 x 4) with 3, breast cancer (569 x 30) with 2; then wine, iris and breast cancer at the true
-number with full-covariance clusters and every subset kept (``covariance="full", prune=False``).
+number with full-covariance clusters and every subset kept (``covariance="full", prune=False``), and with the
+autoencoder embedding that was the default before the identity networks (``pretraining="autoencoder"``).
 Usage: ``python benchmarks/bench_tabular_clustering.py [--quick] [--seeds N]``; writes
 ``results/tabular_clustering.md``.
 """
@@ -27,6 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from pyro_drpm.models.clustering import DRPMClustering
 
 FULL = (("covariance", "full"), ("prune", False))  # full-covariance clusters, every subset kept
+AUTOENCODER = (("pretraining", "autoencoder"),)  # the pretrained embedding instead of the identity networks
 CASES = (  # (data set, upper bound n_clusters, estimator options other than the defaults)
     ("4 blobs in 8-D", 8, ()),
     ("4 blobs in 8-D", 4, ()),
@@ -37,6 +39,9 @@ CASES = (  # (data set, upper bound n_clusters, estimator options other than the
     ("wine", 3, FULL),
     ("iris", 3, FULL),
     ("breast cancer", 2, FULL),
+    ("wine", 3, AUTOENCODER),
+    ("iris", 3, AUTOENCODER),
+    ("breast cancer", 2, AUTOENCODER),
 )
 
 
