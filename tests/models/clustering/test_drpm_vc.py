@@ -10,7 +10,7 @@ from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 
 from pyro_drpm.distributions import DRPM, ChineseRestaurantProcess
 from pyro_drpm.infer import train_svi
-from pyro_drpm.models.clustering import DRPMVC, MixtureInit, cluster_path_order
+from pyro_drpm.models.clustering import DRPMVC, MixtureInit, cluster_path_order, fit_gaussian_mixture
 from pyro_drpm.nn import MLPDecoder, MLPEncoder
 from pyro_drpm.partitions import ClusterOrderedDRPM, CountsUrn, CRPPrior, DRPMPrior, FullUrn
 
@@ -278,3 +278,7 @@ def test_clusters_convert_between_diagonal_and_full_covariances():
         loss = pyro.infer.Trace_ELBO().differentiable_loss(vc.model, vc.guide, torch.rand(6, 4))
         loss.backward()
         assert torch.isfinite(loss)
+    with pytest.raises(ValueError, match="unknown covariance 'tied'"):
+        DRPMVC(MLPEncoder(4, 2, (8,)), MLPDecoder(2, 4, (8,)), 3, covariance="tied")
+    with pytest.raises(ValueError, match="unknown covariance"):
+        fit_gaussian_mixture(torch.randn(20, 2), 2, covariance="tied")

@@ -160,6 +160,7 @@ def test_bad_input_raises_value_error(cls, X, match):
         (dict(pretraining="simclr"), "unknown pretraining"),
         (dict(pretraining="contrastive"), "square images"),
         (dict(pretraining="identity", latent_dim=2), "latent_dim equal to the number of features"),
+        (dict(covariance="spherical"), r"unknown covariance 'spherical'; expected one of \('diagonal', 'full'\)"),
         (dict(freeze_encoder="yes"), "freeze_encoder"),
     ],
 )
