@@ -106,16 +106,15 @@ def _log1mexp_exp(x: torch.Tensor, x_small: float) -> torch.Tensor:
     return torch.where(x < x_small, x - 0.5 * x.exp(), direct)
 
 
-def _dlog1mexp_exp(x: torch.Tensor, x_small: float, second: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """First and second derivative of :func:`_log1mexp_exp`: ``h = y / expm1(y)`` and ``h (1 - y - h)`` (the
-    second only if ``second``, else ``None``).
+def _dlog1mexp_exp(x: torch.Tensor, x_small: float) -> torch.Tensor:
+    """The derivative of :func:`_log1mexp_exp`: ``h = y / expm1(y)`` with ``y = e^x`` (``1 - e^x / 2`` below
+    ``x_small``).
 
-    ``y = e^x`` is capped below ``finfo.max`` so that ``y / expm1(y)`` is ``0 / inf``-free (it underflows to 0).
+    ``y`` is capped below ``finfo.max`` so that ``y / expm1(y)`` is ``0 / inf``-free (it underflows to 0).
     """
     cap = math.log(torch.finfo(x.dtype).max) - 1.0
     y = x.clamp(min=x_small, max=cap).exp()
-    h = torch.where(x < x_small, 1.0 - 0.5 * x.exp(), y / torch.expm1(y))
-    return h, (h * (1.0 - y - h) if second else None)
+    return torch.where(x < x_small, 1.0 - 0.5 * x.exp(), y / torch.expm1(y))
 
 
 @functools.lru_cache(maxsize=32)
@@ -139,32 +138,29 @@ def _at_elements(per_block: torch.Tensor, block: torch.Tensor) -> torch.Tensor:
     return per_block.gather(-1, block.unsqueeze(-2).expand(per_block.shape[:-1] + block.shape[-1:]))
 
 
-def _log_integrand(u, a, block, x_small, derivatives=False):
-    """``f(u)`` for every block (``u`` of shape ``(B, c, K)``), optionally with ``f'`` and ``f''``."""
-    x = _at_elements(u, block) + a.unsqueeze(-2)
-    num_blocks = u.shape[-1]
-    exp_u = u.exp()
-    value = u - exp_u + _block_sums(_log1mexp_exp(x, x_small), block, num_blocks)
-    if not derivatives:
-        return value
-    h, dh = _dlog1mexp_exp(x, x_small)
-    first = 1.0 - exp_u + _block_sums(h, block, num_blocks)
-    second = -exp_u + _block_sums(dh, block, num_blocks)
-    return value, first, second
-
-
-def _range_terms(u, a, block, x_small, with_value: bool):
+def _search_terms(u, a, block, x_small, *, value: bool, curvature: bool):
     """What the search for the integration range needs at ``u`` (``(B, c, K)``), per block: ``sum_i h(u + a_i)``
-    (so ``f'(u) = 1 - e^u + sum h``) and, with ``with_value``, ``f(u)``, else ``sum_i h'(u + a_i)`` (so
-    ``f''(u) = -e^u + sum h'``); each pair without the transcendental functions of the other."""
+    (so ``f'(u) = 1 - e^u + sum h``) and, as asked, ``sum_i h'(u + a_i)`` (``f''(u) = -e^u + sum h'``) and
+    ``f(u)``; returned in that order.
+
+    The terms use the short forms ``h = y / expm1(y)`` and ``log(1 - e^-y) = log(-expm1(-y))`` with
+    ``y = e^x`` kept in ``[eps, finfo.max / e]``, ``x`` itself below ``log eps``: each within the dtype's
+    epsilon (absolute) of the exact terms of :func:`_log1mexp_exp` and :func:`_dlog1mexp_exp`. That moves ``f``
+    by at most ``|S| eps`` and the ends of the interval by that over ``|f'|``, far inside the margin ``drop``;
+    the integral itself is always formed from the exact terms.
+    """
     x = _at_elements(u, block) + a.unsqueeze(-2)
     num_blocks = u.shape[-1]
-    h, dh = _dlog1mexp_exp(x, x_small, second=not with_value)
-    if with_value:
-        other = u - u.exp() + _block_sums(_log1mexp_exp(x, x_small), block, num_blocks)
-    else:
-        other = _block_sums(dh, block, num_blocks)
-    return _block_sums(h, block, num_blocks), other
+    cap = math.log(torch.finfo(x.dtype).max) - 1.0
+    y = x.clamp(min=x_small, max=cap).exp()
+    h = y / torch.expm1(y)
+    terms = [_block_sums(h, block, num_blocks)]
+    if curvature:
+        terms.append(_block_sums(h * (1.0 - y - h), block, num_blocks))
+    if value:
+        log_cdf = torch.where(x < x_small, x, torch.log(-torch.expm1(-y)))
+        terms.append(u - u.exp() + _block_sums(log_cdf, block, num_blocks))
+    return terms
 
 
 @torch.no_grad()
@@ -180,7 +176,7 @@ def _integration_range(a, block, sizes, x_small, drop):
     hi = torch.log1p(sizes).unsqueeze(-2)
     mode = 0.5 * hi
     for _ in range(steps):
-        excess, excess_slope = _range_terms(mode, a, block, x_small, with_value=False)  # sum h, sum h'
+        excess, excess_slope = _search_terms(mode, a, block, x_small, value=False, curvature=True)  # sum h, sum h'
         phi = torch.log1p(excess) - mode
         slope = excess_slope / (1.0 + excess) - 1.0  # d phi / du < 0
         rising = phi > 0
@@ -188,7 +184,8 @@ def _integration_range(a, block, sizes, x_small, drop):
         hi = torch.where(rising, hi, mode)
         step = mode - phi / slope.clamp(max=-tiny)
         mode = torch.where((step >= lo) & (step <= hi), step, 0.5 * (lo + hi))
-    peak, _, curvature = _log_integrand(mode, a, block, x_small, derivatives=True)
+    _, excess_slope, peak = _search_terms(mode, a, block, x_small, value=True, curvature=True)
+    curvature = excess_slope - mode.exp()  # f''(mode)
     level = peak - drop
 
     # Both ends at once, side = +1 (left, where f' > 0) and -1 (right). Start each at the nearer of a Gaussian
@@ -204,10 +201,10 @@ def _integration_range(a, block, sizes, x_small, drop):
         [torch.maximum(level, (level - total) / (sizes.unsqueeze(-2) + 1)), torch.log(2.0 * (drop - peak))], -2
     )
     guess = mode - side * reach
-    first = 1.0 - guess.exp() + _range_terms(guess, a, block, x_small, with_value=False)[0]
+    first = 1.0 - guess.exp() + _search_terms(guess, a, block, x_small, value=False, curvature=False)[0]
     u = torch.where((side * first > 0) & (side * (guess - outside) > 0), guess, outside)
     for _ in range(steps):
-        excess, value = _range_terms(u, a, block, x_small, with_value=True)
+        excess, value = _search_terms(u, a, block, x_small, value=True, curvature=False)
         first = 1.0 - u.exp() + excess
         step = u - (value - level) / (side * first).clamp(min=tiny) * side
         u = torch.where(torch.isfinite(step) & (side * first > 0), step, u)
@@ -269,7 +266,7 @@ class _RaceIntegral(torch.autograd.Function):
         for start in range(0, nodes.shape[-2], ctx.chunk):
             x = _at_elements(nodes[:, start : start + ctx.chunk], block) + a.unsqueeze(-2)
             weight = _at_elements(posterior[:, start : start + ctx.chunk], block)
-            grad_a += (weight * _dlog1mexp_exp(x, ctx.x_small)[0]).sum(-2)
+            grad_a += (weight * _dlog1mexp_exp(x, ctx.x_small)).sum(-2)
         return grad_a * grad_log_q.gather(-1, block), None, None, None, None
 
 
