@@ -67,7 +67,8 @@ _CHUNK_ELEMENTS = 1 << 21  # node-by-element terms formed at once (8 MB in float
 
 
 def _quadrature_settings(dtype: torch.dtype) -> tuple[float, float, int]:
-    """``(x_small, drop, num_nodes)`` for ``dtype``: the only precision-dependent constants of this module.
+    """``(x_small, drop, num_nodes)`` for ``dtype``: the precision-dependent constants of the integral (the search
+    for its interval has its own, :func:`_newton_steps`).
 
     - ``x_small = log(eps)``: below it, ``log(1 - exp(-e^x)) = x - e^x / 2`` to within ``eps`` relative, and
       the direct formula would take the log of an underflowing number.
