@@ -283,11 +283,6 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
             latent_dim = n_features
         else:
             latent_dim = 10 if image_like else min(10, n_features)
-        if objective == "identity" and latent_dim != n_features:
-            raise ValueError(
-                f"pretraining='identity' needs latent_dim equal to the number of features ({n_features}), "
-                f"got {latent_dim}"
-            )
 
         if self.pretrained is not None:
             if self.pretrained.n_features != X.shape[1]:
