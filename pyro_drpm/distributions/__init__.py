@@ -11,6 +11,7 @@ from pyro_drpm.distributions.drpm import DRPM
 from pyro_drpm.distributions.noncentral_hypergeometric import (
     MVHG,
     MultivariateNoncentralHypergeometric,
+    UrnPlanCache,
 )
 from pyro_drpm.distributions.plackett_luce import (
     PlackettLuce,
@@ -25,6 +26,7 @@ __all__ = [
     "MVHG",
     "MultivariateNoncentralHypergeometric",
     "PlackettLuce",
+    "UrnPlanCache",
     "permutation_matrix_to_ranking",
     "ranking_to_permutation_matrix",
     "diagonal_normal_log_density",

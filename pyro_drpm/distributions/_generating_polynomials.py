@@ -183,17 +183,26 @@ class UrnPlan:
     floor: float
 
 
-def make_plan(logits: torch.Tensor, sizes: torch.Tensor, total: torch.Tensor) -> UrnPlan:
-    """Build the :class:`UrnPlan` of float64 ``logits``/``sizes`` ``(..., K)`` and ``total`` ``(...)``."""
+def _margin(variance: torch.Tensor) -> torch.Tensor:
+    """The extra counts a reusable plan keeps on each side of a window or band: one standard deviation + 2."""
+    return variance.sqrt() + 2
+
+
+def make_plan(logits: torch.Tensor, sizes: torch.Tensor, total: torch.Tensor, *, margins: bool = False) -> UrnPlan:
+    """Build the :class:`UrnPlan` of float64 ``logits``/``sizes`` ``(..., K)`` and ``total`` ``(...)``.
+
+    With ``margins``, every window and the FFT length keep :func:`_margin` more counts than needed, so that the plan
+    still covers the urn after its logits move a little (see :class:`UrnPlanCache`); the results are the same.
+    """
     with torch.no_grad():
         lam = solve_tilt(logits, sizes, total)
         p = torch.sigmoid(logits + lam.unsqueeze(-1))
         mean = sizes * p
         var = mean * (1 - p)
-        radius = _radius(var)
+        radius = _radius(var) + (_margin(var) if margins else 0.0)
         hi = torch.minimum(torch.minimum((mean + radius).ceil(), sizes), total.unsqueeze(-1))
         lo = torch.minimum((mean - radius).floor().clamp(min=0), hi)
-        full_radius = _radius(var.sum(-1))
+        full_radius = _radius(var.sum(-1)) + (_margin(var.sum(-1)) if margins else 0.0)
         stats = [(hi - lo).max(), full_radius.max(), sizes.max()] if lo.numel() else [lo.new_zeros(())] * 3
         span, band, m_max = torch.stack(stats).tolist()
         width = int(span) + 1
@@ -261,6 +270,71 @@ def cached_plan(logits: torch.Tensor, sizes: torch.Tensor, total: torch.Tensor) 
     else:
         _PLAN_CACHE.move_to_end(key)
     return plan
+
+
+def covers(plan: UrnPlan, logits: torch.Tensor, sizes: torch.Tensor, total: torch.Tensor) -> bool:
+    """Whether ``plan`` (made for other logits of the same urn) gives :func:`log_normalizer` exactly at ``logits``.
+
+    The identity behind the tilt holds for every tilt, so the plan's ``lam`` serves any logits; what must hold is
+    what :func:`make_plan` guarantees for its own logits. With the tilted pmfs at the new logits (means ``mu_k``,
+    variances ``v_k``, and ``mu``, ``v`` for their sum ``S``): each window contains ``mu_k +- radius(v_k)``
+    (within ``[0, min(m_k, N)]``), so truncating it drops at most ``exp(-c)`` per side; the FFT length exceeds
+    ``|N - mu| + radius(v)``, so no mass above ``exp(-c)`` folds onto degree ``N``; ``N`` lies in the plan's band;
+    and ``|N - mu| <= sqrt(v) + 1``, so ``P(S = N)`` stays near the mode and keeps its relative accuracy.
+    """
+    with torch.no_grad():
+        p = torch.sigmoid(logits + plan.lam.unsqueeze(-1))
+        mean = sizes * p
+        var = mean * (1 - p)
+        radius = _radius(var)
+        hi = torch.minimum(torch.minimum((mean + radius).ceil(), sizes), total.unsqueeze(-1))
+        lo = torch.minimum((mean - radius).floor().clamp(min=0), hi)
+        windows = (lo >= plan.counts[..., 0]) & (hi <= plan.counts[..., -1])
+        offset = (total - mean.sum(-1)).abs()
+        spread = var.sum(-1)
+        band = (total >= plan.full.lower) & (total <= plan.full.upper)
+        fft = offset + _radius(spread) < plan.fft_len
+        centred = offset <= spread.sqrt() + 1
+        return bool(windows.all() & (band & fft & centred).all())
+
+
+class UrnPlanCache:
+    """The plan of an urn whose logits change a little from one call to the next, such as a learned prior's.
+
+    :meth:`plan` returns the stored plan of the urn (same ``class_sizes``, ``total_count``, shapes, dtype and
+    device) while it :func:`covers` the new logits, and otherwise a fresh one with margins (:func:`make_plan`),
+    which it stores. ``log_normalizer`` is exact to rounding with either; a plan made with margins at the current
+    logits gives the same value to rounding. The cache belongs to its owner (a prior), not to the module, so what
+    one model computes never depends on what another computed before.
+    """
+
+    def __init__(self, capacity: int = 4):
+        self.capacity = int(capacity)
+        self._plans: OrderedDict = OrderedDict()
+
+    def __getstate__(self):  # plans are derived data: a copy or a pickle starts empty
+        return {"capacity": self.capacity}
+
+    def __setstate__(self, state):
+        self.__init__(state["capacity"])
+
+    def plan(self, logits: torch.Tensor, sizes: torch.Tensor, total: torch.Tensor) -> UrnPlan:
+        """A plan for float64 ``logits``/``sizes`` ``(..., K)`` and ``total`` ``(...)`` (see the class)."""
+        try:
+            with torch.no_grad():
+                values = torch.cat([sizes.reshape(-1), total.reshape(-1)]).cpu().numpy().tobytes()
+        except (RuntimeError, TypeError):
+            return make_plan(logits, sizes, total)
+        key = (values, logits.shape, sizes.shape, total.shape, logits.dtype, str(logits.device))
+        plan = self._plans.get(key)
+        if plan is not None and covers(plan, logits, sizes, total):
+            self._plans.move_to_end(key)
+            return plan
+        plan = self._plans[key] = make_plan(logits, sizes, total, margins=True)
+        self._plans.move_to_end(key)
+        while len(self._plans) > self.capacity:
+            self._plans.popitem(last=False)
+        return plan
 
 
 def log_tilted_pmfs(logits: torch.Tensor, sizes: torch.Tensor, plan: UrnPlan) -> torch.Tensor:

@@ -148,6 +148,8 @@ class DRPM(TorchDistribution):
     support = constraints.assignment_matrix
     has_rsample = True
     has_enumerate_support = False
+    #: the size stage's :class:`~pyro_drpm.distributions.UrnPlanCache` (none here; a prior's DRPM keeps one)
+    plan_cache = None
 
     def __init__(
         self,
@@ -246,6 +248,7 @@ class DRPM(TorchDistribution):
             self.size_logits,
             temperature=self.temperature,
             hard=self.hard,
+            plan_cache=self.plan_cache,
             validate_args=False,
         )
 

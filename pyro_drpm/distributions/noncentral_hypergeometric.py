@@ -23,7 +23,9 @@ from pyro_drpm.distributions._enumeration import batch_support, check_support_si
 from pyro_drpm.ops import gumbel_noise, log_binomial
 from pyro_drpm.relaxations import gumbel_softmax, straight_through
 
-__all__ = ["MVHG", "MultivariateNoncentralHypergeometric"]
+__all__ = ["MVHG", "MultivariateNoncentralHypergeometric", "UrnPlanCache"]
+
+UrnPlanCache = gp.UrnPlanCache
 
 _NAME = "MultivariateNoncentralHypergeometric"
 
@@ -97,6 +99,10 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
     :param logits: log importance weights :math:`\\ell_k = \\log w_k`, finite, shape ``(..., K)``.
     :param temperature: positive Gumbel-softmax temperature of :meth:`rsample`.
     :param hard: straight-through (``True``, exact forward counts) or relaxed (``False``) :meth:`rsample`.
+    :param plan_cache: an :class:`UrnPlanCache` shared by successive distributions over the same urn whose logits
+        change a little between them (a learned prior, step after step): :meth:`log_prob` then reuses its tilt and
+        windows while they still cover the new logits' mass, instead of solving for them again. The value is
+        exact to rounding either way; sampling and the marginals always plan afresh.
     :param validate_args: as in ``torch.distributions``.
 
     References:
@@ -125,8 +131,12 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
         *,
         temperature: float | torch.Tensor = 1.0,
         hard: bool = True,
+        plan_cache: gp.UrnPlanCache | None = None,
         validate_args: bool | None = None,
     ):
+        if plan_cache is not None and not isinstance(plan_cache, gp.UrnPlanCache):
+            raise ValueError(f"{_NAME}: `plan_cache` must be an UrnPlanCache or None, got {type(plan_cache).__name__}")
+        self.plan_cache = plan_cache
         logits = torch.as_tensor(logits)
         if not logits.is_floating_point():
             logits = logits.to(torch.get_default_dtype())
@@ -180,6 +190,7 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
         new.logits = self.logits.expand(batch_shape + event)
         new.temperature = self.temperature
         new.hard = self.hard
+        new.plan_cache = self.plan_cache
         super(MultivariateNoncentralHypergeometric, new).__init__(batch_shape, event, validate_args=False)
         new._validate_args = self._validate_args
         return new
@@ -202,10 +213,17 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
     def _plan(self) -> gp.UrnPlan:
         return gp.cached_plan(*self._float64())
 
+    @lazy_property
+    def _normalizer_plan(self) -> gp.UrnPlan:
+        """The plan of ``log P0`` alone: from the ``plan_cache`` where there is one."""
+        if self.plan_cache is None:
+            return self._plan
+        return self.plan_cache.plan(*self._float64())
+
     def log_normalizer(self) -> torch.Tensor:
         """``log P0``, the log of the normalising constant (batch shape, differentiable in ``logits``)."""
         logits, sizes, total = self._float64()
-        return gp.log_normalizer(logits, sizes, total, self._plan).to(self.logits.dtype)
+        return gp.log_normalizer(logits, sizes, total, self._normalizer_plan).to(self.logits.dtype)
 
     def _marginals(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact marginal pmfs on each class's window of non-negligible counts, and those counts (float64)."""
@@ -245,7 +263,7 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
         logits, sizes, total = self._float64()
         value = value.to(torch.float64)
         unnormalised = (log_binomial(sizes, value) + value * logits).sum(-1)
-        log_prob = unnormalised - gp.log_normalizer(logits, sizes, total, self._plan)
+        log_prob = unnormalised - gp.log_normalizer(logits, sizes, total, self._normalizer_plan)
         log_prob = torch.where(valid, log_prob, torch.full_like(log_prob, -math.inf))
         return log_prob.to(self.logits.dtype)
 

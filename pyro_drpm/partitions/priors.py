@@ -15,7 +15,7 @@ from pyro.distributions import TorchDistribution
 from pyro.nn import PyroModule
 from torch import nn
 
-from pyro_drpm.distributions import ChineseRestaurantProcess, MultivariateNoncentralHypergeometric
+from pyro_drpm.distributions import ChineseRestaurantProcess, MultivariateNoncentralHypergeometric, UrnPlanCache
 from pyro_drpm.partitions.special_cases import ExchangeableDRPM
 
 __all__ = ["CRPPrior", "DRPMPrior", "PartitionPrior"]
@@ -117,6 +117,8 @@ class DRPMPrior(PartitionPrior):
         self.class_sizes = class_sizes
         self.relaxation = relaxation
         self.dtype = dtype
+        # the size stage's log-normaliser plan, kept from step to step while the learned logits move a little
+        self._plan_cache = UrnPlanCache()
 
     def forward(self, num_elements: int, *, temperature: float = 1.0) -> ExchangeableDRPM:
         logits = self.size_logits if self.dtype is None else self.size_logits.to(self.dtype)
@@ -126,6 +128,7 @@ class DRPMPrior(PartitionPrior):
             temperature=temperature,
             relaxation=self.relaxation,
             class_sizes=self.class_sizes,
+            plan_cache=self._plan_cache,
         )
 
     def _urn(self, num_elements: int, like: torch.Tensor) -> torch.Tensor:
@@ -140,7 +143,9 @@ class DRPMPrior(PartitionPrior):
         sizes = torch.as_tensor(sizes, dtype=logits.dtype, device=logits.device)
         n = sizes.sum(-1)
         urn = self._urn(int(n.flatten()[0].round()), logits)
-        sizes_law = MultivariateNoncentralHypergeometric(urn, n, logits, validate_args=False)
+        sizes_law = MultivariateNoncentralHypergeometric(
+            urn, n, logits, plan_cache=self._plan_cache, validate_args=False
+        )
         return sizes_law.log_prob(sizes) + torch.lgamma(sizes + 1).sum(-1) - torch.lgamma(n + 1)
 
     def log_predictive_weights(self, counts: torch.Tensor, num_elements: int) -> torch.Tensor:

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from pyro_drpm.distributions import DRPM
+from pyro_drpm.distributions import DRPM, UrnPlanCache
 from pyro_drpm.distributions.ordered_blocks import log_prob_ordered_blocks
 
 __all__ = ["DeterministicSizesDRPM", "ExchangeableDRPM"]
@@ -35,11 +35,19 @@ class ExchangeableDRPM(DRPM):
         >>> bool(torch.isclose(d.log_prob(Y), DRPM(torch.zeros(2), torch.zeros(3)).log_prob(Y)))
         True
 
-    Arguments as for :class:`~pyro_drpm.distributions.DRPM`, with ``score_logits`` all equal (not checked).
+    Arguments as for :class:`~pyro_drpm.distributions.DRPM`, with ``score_logits`` all equal (not checked), and
+    ``plan_cache``: an :class:`~pyro_drpm.distributions.UrnPlanCache` for the size stage's ``log_prob`` (see
+    :class:`~pyro_drpm.distributions.MultivariateNoncentralHypergeometric`), which a prior keeps across steps.
     """
 
+    def __init__(self, size_logits, score_logits, *, plan_cache: UrnPlanCache | None = None, **kwargs):
+        self.plan_cache = plan_cache
+        super().__init__(size_logits, score_logits, **kwargs)
+
     def expand(self, batch_shape, _instance=None):
-        return super().expand(batch_shape, _instance=self._get_checked_instance(ExchangeableDRPM, _instance))
+        new = super().expand(batch_shape, _instance=self._get_checked_instance(ExchangeableDRPM, _instance))
+        new.plan_cache = self.plan_cache
+        return new
 
     def log_prob(self, value):
         valid, _, sizes = self._prepare(value)

@@ -26,3 +26,129 @@ def test_cache_is_bounded():
     for shift in range(2 * gp._PLAN_CACHE_SIZE):
         _ = _mvhg(torch.tensor([0.1 * shift, 0.0, 0.0]))._plan
     assert len(gp._PLAN_CACHE) <= gp._PLAN_CACHE_SIZE
+
+
+# -- UrnPlanCache: one urn's plan kept while its logits move (a learned prior) -----------------------------------
+
+F64 = torch.float64
+
+
+def _log_space_normaliser(sizes, total, logits):
+    """``log [t^N] prod_k (1 + w_k t)^{m_k}`` by log-sum-exp convolution (no FFT, no tilt, no windows)."""
+    j = torch.arange(total + 1, dtype=F64)
+    acc = None
+    for m, a in zip(sizes, logits.tolist(), strict=True):
+        m = torch.tensor(float(m), dtype=F64)
+        log_binomial = torch.lgamma(m + 1) - torch.lgamma(j + 1) - torch.lgamma((m - j).clamp(min=0) + 1)
+        poly = torch.where(j <= m, log_binomial + j * a, -float("inf"))
+        if acc is None:
+            acc = poly
+            continue
+        shift = j.long()[:, None] - j.long()[None, :]
+        acc = torch.logsumexp(acc[None, :] + torch.where(shift >= 0, poly[shift.clamp(min=0)], -float("inf")), -1)
+    return acc[total].item()
+
+
+def _random_walk(steps, num_classes, step_size, seed):
+    generator = torch.Generator().manual_seed(seed)
+    start = torch.randn(num_classes, generator=generator, dtype=F64)
+    return start + (step_size * torch.randn(steps, num_classes, generator=generator, dtype=F64)).cumsum(0)
+
+
+def test_a_plan_with_margins_covers_its_own_logits_and_gives_the_same_normaliser():
+    # an urn large enough for windows narrower than the urn (small urns' windows already span every count)
+    sizes, total = torch.full((6,), 5000.0, dtype=F64), torch.tensor(5000.0, dtype=F64)
+    logits = torch.tensor([0.5, -1.0, 2.0, 0.0, -3.0, 1.0], dtype=F64)
+    fresh, wide = gp.make_plan(logits, sizes, total), gp.make_plan(logits, sizes, total, margins=True)
+    assert gp.covers(fresh, logits, sizes, total) and gp.covers(wide, logits, sizes, total)
+    assert (wide.counts[..., 0] <= fresh.counts[..., 0]).all() and wide.counts.shape[-1] > fresh.counts.shape[-1]
+    assert wide.fft_len >= fresh.fft_len
+    a = gp.log_normalizer(logits, sizes, total, fresh).item()
+    b = gp.log_normalizer(logits, sizes, total, wide).item()
+    assert abs(a - b) <= 1e-13 * abs(a)
+
+
+def test_reused_plans_give_the_exact_normaliser_and_gradient_along_a_training_path():
+    """Logits that drift as in training: the cache keeps its plan for many steps, and every value and gradient
+    equals the log-space convolution (value) and a fresh plan's (gradient) to rounding."""
+    n, num_classes = 150, 5
+    sizes, total = torch.full((num_classes,), float(n), dtype=F64), torch.tensor(float(n), dtype=F64)
+    cache, plans = gp.UrnPlanCache(), set()
+    for logits in _random_walk(200, num_classes, 2e-3, seed=0):
+        plan = cache.plan(logits, sizes, total)
+        plans.add(id(plan))
+        assert gp.covers(plan, logits, sizes, total)
+        leaf = logits.clone().requires_grad_()
+        value = gp.log_normalizer(leaf, sizes, total, plan)
+        (gradient,) = torch.autograd.grad(value, leaf)
+        fresh = logits.clone().requires_grad_()
+        (expected,) = torch.autograd.grad(
+            gp.log_normalizer(fresh, sizes, total, gp.make_plan(logits, sizes, total)), fresh
+        )
+        exact = _log_space_normaliser([n] * num_classes, n, logits)
+        assert abs(value.item() - exact) <= 1e-12 * abs(exact)
+        assert torch.allclose(gradient, expected, rtol=1e-12, atol=1e-12)
+    assert len(plans) <= 20  # reused: far fewer plans than steps
+
+
+def test_a_plan_that_no_longer_covers_the_logits_is_replaced():
+    sizes, total = torch.full((3,), 40.0, dtype=F64), torch.tensor(40.0, dtype=F64)
+    cache = gp.UrnPlanCache()
+    logits = torch.tensor([0.0, 1.0, -1.0], dtype=F64)
+    first = cache.plan(logits, sizes, total)
+    assert cache.plan(logits + 1e-4, sizes, total) is first
+    moved = logits + torch.tensor([6.0, -6.0, 0.0], dtype=F64)
+    assert not gp.covers(first, moved, sizes, total)
+    second = cache.plan(moved, sizes, total)
+    assert second is not first and gp.covers(second, moved, sizes, total)
+    exact = _log_space_normaliser([40, 40, 40], 40, moved)
+    assert abs(gp.log_normalizer(moved, sizes, total, second).item() - exact) <= 1e-12 * abs(exact)
+
+
+def test_the_cache_keys_on_the_urn_and_stays_bounded():
+    cache = gp.UrnPlanCache(capacity=2)
+    logits = torch.zeros(3, dtype=F64)
+    plans = [
+        cache.plan(logits, torch.full((3,), float(m), dtype=F64), torch.tensor(10.0, dtype=F64)) for m in (10, 11, 12)
+    ]
+    assert len({id(p) for p in plans}) == 3 and len(cache._plans) == 2
+
+
+def test_a_copied_or_pickled_cache_starts_empty():
+    import copy
+    import pickle
+
+    cache = gp.UrnPlanCache()
+    cache.plan(torch.zeros(2, dtype=F64), torch.full((2,), 5.0, dtype=F64), torch.tensor(5.0, dtype=F64))
+    assert len(copy.deepcopy(cache)._plans) == 0 and len(pickle.loads(pickle.dumps(cache))._plans) == 0
+
+
+def test_mvhg_log_prob_with_a_plan_cache_equals_the_plain_log_prob():
+    cache = gp.UrnPlanCache()
+    sizes, total = torch.full((4,), 30.0), torch.tensor(30.0)
+    value = torch.tensor([10.0, 5.0, 7.0, 8.0])
+    for logits in _random_walk(30, 4, 1e-2, seed=1).float():
+        cached = MultivariateNoncentralHypergeometric(sizes, total, logits, plan_cache=cache).log_prob(value)
+        plain = MultivariateNoncentralHypergeometric(sizes, total, logits).log_prob(value)
+        assert torch.allclose(cached, plain, rtol=1e-6, atol=0)  # float32 results: equal to the last bits
+    assert len(cache._plans) == 1
+
+
+def test_the_drpm_prior_keeps_its_plan_from_step_to_step():
+    from pyro_drpm.partitions import DRPMPrior
+
+    prior = DRPMPrior(4, dtype=F64)
+    value = torch.nn.functional.one_hot(torch.tensor([0, 1, 1, 2, 3, 3, 3, 0]), 4).T.to(F64)
+    plans = set()
+    for step in range(20):
+        with torch.no_grad():
+            prior.size_logits.add_(1e-3 * (step % 3 - 1))
+        distribution = prior(8)
+        reference = distribution.sizes.log_normalizer().item()  # uses the cache
+        assert distribution.sizes.plan_cache is prior._plan_cache
+        plans.add(id(distribution.sizes._normalizer_plan))
+        logits = prior.size_logits.detach().to(F64)
+        fresh = MultivariateNoncentralHypergeometric(torch.full((4,), 8.0, dtype=F64), 8.0, logits)
+        assert abs(reference - fresh.log_normalizer().item()) <= 1e-13 * max(1.0, abs(reference))
+        assert torch.isfinite(distribution.log_prob(value))
+    assert len(plans) == 1
