@@ -87,6 +87,14 @@ class LatentClusteringModel(PyroModule, metaclass=_AbstractPyroModuleMeta):
             return self.scales
         return torch.diag_embed(self.scales) + self.scale_tril_lower.tril(-1)
 
+    @torch.no_grad()
+    def smallest_cluster_scale(self) -> float:
+        """The smallest standard deviation of any cluster in any direction: ``min_k`` of the smallest
+        ``sigma_k`` (diagonal) or of the smallest singular value of ``L_k`` (full covariances)."""
+        if self.covariance == "diagonal":
+            return float(self.scales.min())
+        return float(torch.linalg.svdvals(self.cluster_scales).min())
+
     def cluster_distribution(self) -> torch.distributions.Distribution:
         """The ``K`` clusters as one batched distribution with event shape ``(d,)``."""
         if self.covariance == "diagonal":
