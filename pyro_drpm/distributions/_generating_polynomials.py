@@ -34,12 +34,15 @@ held fixed; as the identity above holds for *every* ``s``, the gradient at fixed
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 __all__ = []
 
@@ -182,6 +185,18 @@ class UrnPlan:
     fft_len: int
     floor: float
 
+    @functools.cached_property
+    def footprint(self) -> tuple[np.ndarray, ...]:
+        """Host copies of what :func:`covers` compares: ``lam``, each window's first and last count, the band
+        of ``S``."""
+        return (
+            _host(self.lam),
+            _host(self.counts[..., 0]),
+            _host(self.counts[..., -1]),
+            _host(self.full.lower),
+            _host(self.full.upper),
+        )
+
 
 def _margin(variance: torch.Tensor) -> torch.Tensor:
     """The extra counts a reusable plan keeps on each side of a window or band: one standard deviation + 2."""
@@ -272,30 +287,47 @@ def cached_plan(logits: torch.Tensor, sizes: torch.Tensor, total: torch.Tensor) 
     return plan
 
 
-def covers(plan: UrnPlan, logits: torch.Tensor, sizes: torch.Tensor, total: torch.Tensor) -> bool:
-    """Whether ``plan`` (made for other logits of the same urn) gives :func:`log_normalizer` exactly at ``logits``.
+def _host(values) -> np.ndarray:
+    return np.asarray(torch.as_tensor(values).detach().cpu().numpy(), dtype=np.float64)
+
+
+def _host_radius(variance: np.ndarray) -> np.ndarray:
+    c = _TAIL_EXPONENT
+    return c / 3 + np.sqrt(c * c / 9 + 2 * c * variance)
+
+
+def covers(plan: UrnPlan, logits, sizes, total) -> bool:
+    """Whether ``plan`` (made for other logits of the same urn) gives :func:`log_normalizer` and its gradient
+    exactly at ``logits``.
 
     The identity behind the tilt holds for every tilt, so the plan's ``lam`` serves any logits; what must hold is
     what :func:`make_plan` guarantees for its own logits. With the tilted pmfs at the new logits (means ``mu_k``,
     variances ``v_k``, and ``mu``, ``v`` for their sum ``S``): each window contains ``mu_k +- radius(v_k)``
     (within ``[0, min(m_k, N)]``), so truncating it drops at most ``exp(-c)`` per side; the FFT length exceeds
-    ``|N - mu| + radius(v)``, so no mass above ``exp(-c)`` folds onto degree ``N``; ``N`` lies in the plan's band;
-    and ``|N - mu| <= sqrt(v) + 1``, so ``P(S = N)`` stays near the mode and keeps its relative accuracy.
+    ``|N - mu| + radius(v_k) + radius(v - v_k)`` for every ``k`` (so also ``|N - mu| + radius(v)``), so no mass
+    above ``exp(-c)`` folds onto degree ``N`` of ``S``, nor onto the degrees ``N - j`` of the leave-one-out sums
+    ``S_{-k}`` that the gradient reads for the counts ``j`` that carry mass; ``N`` lies in the plan's band; and
+    ``|N - mu| <= sqrt(v) + 1``, so ``P(S = N)`` stays near the mode and keeps its relative accuracy. A fresh
+    plan meets all of it (``L >= 2 radius(v) + 2`` and ``radius(v_k) + radius(v - v_k) <= 2 radius(v)``). The
+    check runs on host copies (a few dozen numbers).
     """
-    with torch.no_grad():
-        p = torch.sigmoid(logits + plan.lam.unsqueeze(-1))
-        mean = sizes * p
-        var = mean * (1 - p)
-        radius = _radius(var)
-        hi = torch.minimum(torch.minimum((mean + radius).ceil(), sizes), total.unsqueeze(-1))
-        lo = torch.minimum((mean - radius).floor().clamp(min=0), hi)
-        windows = (lo >= plan.counts[..., 0]) & (hi <= plan.counts[..., -1])
-        offset = (total - mean.sum(-1)).abs()
-        spread = var.sum(-1)
-        band = (total >= plan.full.lower) & (total <= plan.full.upper)
-        fft = offset + _radius(spread) < plan.fft_len
-        centred = offset <= spread.sqrt() + 1
-        return bool(windows.all() & (band & fft & centred).all())
+    lam, first, last, lower, upper = plan.footprint
+    logits, sizes, total = _host(logits), _host(sizes), _host(total)
+    z = logits + lam[..., None]
+    p = 0.5 + 0.5 * np.tanh(0.5 * z)  # sigmoid without overflow
+    mean = sizes * p
+    var = mean * (0.5 - 0.5 * np.tanh(0.5 * z))
+    radius = _host_radius(var)
+    hi = np.minimum(np.minimum(np.ceil(mean + radius), sizes), total[..., None])
+    lo = np.minimum(np.maximum(np.floor(mean - radius), 0.0), hi)
+    windows = (lo >= first) & (hi <= last)
+    offset = np.abs(total - mean.sum(-1))
+    spread = var.sum(-1)
+    reach = radius + _host_radius(np.maximum(spread[..., None] - var, 0.0))
+    band = (total >= lower) & (total <= upper)
+    fft = offset + np.maximum(reach.max(-1), _host_radius(spread)) < plan.fft_len
+    centred = offset <= np.sqrt(spread) + 1
+    return bool(windows.all() and (band & fft & centred).all())
 
 
 class UrnPlanCache:
@@ -386,14 +418,68 @@ def _running_products(spectra: list[torch.Tensor], reverse: bool = False) -> lis
     return products[::-1] if reverse else products
 
 
-def log_normalizer(logits, sizes, total, plan: UrnPlan) -> torch.Tensor:
-    """``log P0 = log [t^N] prod_k g_k(t)``, exact to rounding, differentiable in ``logits`` (float64)."""
-    spectrum = _running_products(_spectra(log_tilted_pmfs(logits, sizes, plan), plan))[-1]
-    pmf = _irfft(spectrum, plan.fft_len)
+def _log_normalizer_value(logits, sizes, total, plan: UrnPlan):
+    """``log P0`` and what its gradient reuses: the tilted pmfs, their spectra and the spectra's running
+    products."""
+    log_pmfs = log_tilted_pmfs(logits, sizes, plan)
+    spectra = _spectra(log_pmfs, plan)
+    before = _running_products(spectra)
+    pmf = _irfft(before[-1], plan.fft_len)
     at_total = plan.full.read(pmf, total.long().unsqueeze(-1), 0.0).squeeze(-1)
     # At the saddle point P(S = N) is near the mode of S (>= ~1 / (3 sqrt(var S) + 3)); the clamp only guards log.
     tiny = torch.finfo(at_total.dtype).tiny
-    return torch.log(at_total.clamp(min=tiny)) + log_tilt_correction(logits, sizes, total, plan)
+    value = torch.log(at_total.clamp(min=tiny)) + log_tilt_correction(logits, sizes, total, plan)
+    return value, log_pmfs, spectra, before
+
+
+def _mean_counts(log_pmfs, spectra, before, sizes, total, plan: UrnPlan) -> torch.Tensor:
+    """``E[x_k]`` under the MVHG, ``(..., K)``: ``sum_j j pmf_k(j) P(S_{-k} = N - j)`` over its normaliser.
+
+    The leave-one-out sums ``S_{-k}`` come from the prefix products ``before`` and suffix products of the
+    spectra. They are read at ``(N - j - offset) mod L`` without the band: every count ``j`` that carries mass
+    has ``N - j`` in the bulk of ``S_{-k}``, which the FFT length holds without folding (see :func:`covers`);
+    elsewhere ``pmf_k(j)`` is below ``exp(-c)``, and counts beyond the urn's reach get weight 0.
+    """
+    num_classes = len(spectra)
+    if num_classes == 1:
+        return total.unsqueeze(-1).expand(sizes.shape).clone()
+    after = _running_products(spectra, reverse=True)
+    leave_one_out = [after[1]] + [before[k - 1] * after[k + 1] for k in range(1, num_classes - 1)]
+    others = _irfft(torch.stack(leave_one_out + [before[num_classes - 2]], dim=-2), plan.fft_len)
+    need = total.long().unsqueeze(-1).unsqueeze(-1) - plan.counts
+    index = torch.remainder(need - plan.others.offset.unsqueeze(-1), plan.fft_len)
+    reach = (sizes.sum(-1, keepdim=True) - sizes).long().unsqueeze(-1)
+    possible = (need >= 0) & (need <= reach)
+    weights = torch.where(possible, others.gather(-1, index).clamp(min=0) * log_pmfs.exp(), 0.0)
+    return (weights * plan.counts).sum(-1) / weights.sum(-1)
+
+
+class _LogNormalizer(torch.autograd.Function):
+    """``log P0`` with its exact gradient ``d log P0 / d logit_k = E[x_k]`` (the MVHG's mean) in the backward
+    pass: one batched inverse FFT of the leave-one-out products instead of autograd through the FFT product."""
+
+    @staticmethod
+    def forward(ctx, logits, sizes, total, plan):
+        value, log_pmfs, spectra, before = _log_normalizer_value(logits, sizes, total, plan)
+        ctx.save_for_backward(log_pmfs, sizes, total, *spectra, *before)
+        ctx.plan, ctx.num_classes = plan, len(spectra)
+        return value
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_value):
+        log_pmfs, sizes, total, *products = ctx.saved_tensors
+        spectra, before = products[: ctx.num_classes], products[ctx.num_classes :]
+        mean = _mean_counts(log_pmfs, spectra, before, sizes, total, ctx.plan)
+        return grad_value.unsqueeze(-1) * mean, None, None, None
+
+
+def log_normalizer(logits, sizes, total, plan: UrnPlan) -> torch.Tensor:
+    """``log P0 = log [t^N] prod_k g_k(t)``, exact to rounding, differentiable in ``logits`` (float64; first
+    derivatives only: the gradient is the exact mean, :func:`_mean_counts`)."""
+    if logits.requires_grad and torch.is_grad_enabled():
+        return _LogNormalizer.apply(logits, sizes, total, plan)
+    return _log_normalizer_value(logits, sizes, total, plan)[0]
 
 
 def _masked_log(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:

@@ -305,10 +305,13 @@ class DRPM(TorchDistribution):
     def _prepare(self, value):
         """``(valid, assignment, row sums)``: a one-hot stand-in replaces invalid values (masked to -inf later)."""
         if self._validate_args:
-            self._validate_sample(value)
+            self._validate_sample(value)  # raises unless every value is in the support
         value = torch.as_tensor(value, dtype=self.score_logits.dtype, device=self.score_logits.device)
         check_event_shape(value, self.event_shape, "DRPM")
-        valid = self.support.check(value.detach())
+        if self._validate_args:
+            valid = torch.ones((), dtype=torch.bool, device=value.device)
+        else:
+            valid = self.support.check(value.detach())
         block = value.detach().argmax(-2)
         assignment = torch.nn.functional.one_hot(block, self.num_subsets).transpose(-1, -2).to(value.dtype)
         if value.requires_grad:

@@ -1,5 +1,6 @@
 """The MVHG's urn plan is reused across distributions with the same urn and logits, and only then."""
 
+import pytest
 import torch
 
 from pyro_drpm.distributions import MultivariateNoncentralHypergeometric
@@ -152,3 +153,55 @@ def test_the_drpm_prior_keeps_its_plan_from_step_to_step():
         assert abs(reference - fresh.log_normalizer().item()) <= 1e-13 * max(1.0, abs(reference))
         assert torch.isfinite(distribution.log_prob(value))
     assert len(plans) == 1
+
+
+def _autograd_gradient(logits, sizes, total, plan):
+    """The gradient of log P0 by autograd through the FFT product (the pre-``_LogNormalizer`` computation)."""
+    leaf = logits.clone().requires_grad_()
+    (gradient,) = torch.autograd.grad(gp._log_normalizer_value(leaf, sizes, total, plan)[0].sum(), leaf)
+    return gradient
+
+
+URNS_FOR_GRADIENTS = [  # (class sizes, total, logits)
+    ([256.0] * 10, 256.0, [0.0] * 10),
+    ([300.0, 2000.0, 50.0, 1000.0], 1800.0, [0.0, 2.0, -1.0, 5.0]),
+    ([800.0, 800.0, 800.0], 800.0, [50.0, -50.0, 0.0]),
+    ([0.0, 700.0, 900.0], 640.0, [0.0, -3.0, 3.0]),
+    ([5.0, 5.0], 10.0, [0.3, -0.2]),  # everything drawn
+    ([4.0, 2.0, 3.0], 0.0, [1.0, 2.0, -4.0]),  # nothing drawn
+    ([7.0], 5.0, [0.4]),  # one class
+]
+
+
+@pytest.mark.parametrize("urn", URNS_FOR_GRADIENTS)
+def test_the_normaliser_gradient_is_the_exact_mean(urn):
+    """``_LogNormalizer``'s backward (the MVHG mean from leave-one-out products) against autograd through the
+    FFT product and against the mean of the exact marginals, with fresh and with reused (stale) plans."""
+    sizes, total, logits = (torch.tensor(v, dtype=F64) for v in urn)
+    for plan_logits in (logits, logits + 0.01 * torch.arange(len(urn[0]), dtype=F64)):
+        plan = gp.make_plan(plan_logits, sizes, total, margins=True)
+        if not gp.covers(plan, logits, sizes, total):
+            continue
+        leaf = logits.clone().requires_grad_()
+        (gradient,) = torch.autograd.grad(gp.log_normalizer(leaf, sizes, total, plan), leaf)
+        reference = _autograd_gradient(logits, sizes, total, plan)
+        torch.testing.assert_close(gradient, reference, rtol=1e-11, atol=1e-9)
+        mean = MultivariateNoncentralHypergeometric(sizes, total, logits).mean
+        torch.testing.assert_close(gradient, mean, rtol=1e-11, atol=1e-9)
+
+
+def test_the_normaliser_gradient_on_a_batch_along_a_training_path():
+    sizes = torch.full((3, 6), 120.0, dtype=F64)
+    sizes[1, 2] = 0.0
+    total = torch.tensor([120.0, 60.0, 300.0], dtype=F64)
+    cache = gp.UrnPlanCache()
+    walk = _random_walk(60, 6, 5e-3, seed=3)
+    for logits in walk:
+        batch = torch.stack([logits, 2 * logits, -logits])
+        plan = cache.plan(batch, sizes, total)
+        leaf = batch.clone().requires_grad_()
+        value = gp.log_normalizer(leaf, sizes, total, plan)
+        (gradient,) = torch.autograd.grad((value * torch.tensor([1.0, -2.0, 0.5], dtype=F64)).sum(), leaf)
+        reference = _autograd_gradient(batch, sizes, total, plan) * torch.tensor([[1.0], [-2.0], [0.5]], dtype=F64)
+        torch.testing.assert_close(gradient, reference, rtol=1e-11, atol=1e-9)
+        assert torch.equal(value.detach(), gp.log_normalizer(batch, sizes, total, plan))  # same forward

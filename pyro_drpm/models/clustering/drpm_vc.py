@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import pyro
@@ -250,11 +251,17 @@ class DRPMVC(LatentClusteringModel):
             posterior = PathDerivative(posterior, self.partition_guide(r_detached, temperature=temperature))
         return posterior
 
+    def _partition_scale(self):
+        """``poutine.scale`` of the partition sites by ``partition_weight`` (no messenger at the default 1)."""
+        if self.partition_weight == 1.0:
+            return contextlib.nullcontext()
+        return poutine.scale(scale=self.partition_weight)
+
     @pyro_method
     def model(self, x: torch.Tensor, temperature: float = 0.5) -> None:
         """``Y ~ p(Y)``, ``z_i ~ N(mu_{k(i)}, sigma_{k(i)}^2)``, ``x_i ~ p(x | z_i)``."""
         n = x.shape[0]
-        with poutine.scale(scale=self.partition_weight):
+        with self._partition_scale():
             partition = pyro.sample("partition", self.prior(n, temperature=temperature))
         latent_prior = AssignedNormal(partition.to(self.locs.dtype), self.locs, self.cluster_scales)
         with pyro.plate("data", n):
@@ -270,7 +277,7 @@ class DRPMVC(LatentClusteringModel):
         posterior = self.partition_posterior(loc, scale, temperature=temperature)
         sampler = posterior.sampler if isinstance(posterior, PathDerivative) else posterior
         score_sizes = self.size_gradient == "score" and not isinstance(sampler, DeterministicSizesDRPM)
-        with poutine.scale(scale=self.partition_weight):
+        with self._partition_scale():
             if score_sizes:
                 # the exact DRPM sample, stage by stage: sizes with no path gradient, a straight-through ranking
                 sizes = sampler.sizes.sample()

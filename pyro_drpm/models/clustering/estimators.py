@@ -461,7 +461,10 @@ class DRPMClustering(DeepClusteringEstimator):
     :param prune: ``n_clusters`` is an upper bound: start from, and end with, the subsets that the MAP partition
         of the codes uses under the prior (delete moves, :mod:`~pyro_drpm.models.clustering.pruning`); labels
         then number only the ``n_clusters_`` subsets in use. ``False``: every subset the mixture fit starts with
-        stays available.
+        stays available. With a known number of clusters on small tabular data, ``covariance="full"`` with
+        ``prune=False`` is the counterpart of a full-covariance ``GaussianMixture`` (the delete moves' BIC term
+        grows with the covariance parameters and merges such clusters, as the mixture's own BIC does); see
+        ``benchmarks/results/tabular_clustering.md``.
     :param partition_dtype: ``"float32"`` (default, about twice as fast) or ``"float64"``: the dtype of the
         prior's and the guide's partition distributions.
     :param size_gradient: how the guide's random subset sizes (``guide_urn="full"`` or ``urn_slack > 0``) are
