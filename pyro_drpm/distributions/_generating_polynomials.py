@@ -42,7 +42,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 
 __all__ = []
 
@@ -456,27 +455,31 @@ def _mean_counts(log_pmfs, spectra, before, sizes, total, plan: UrnPlan) -> torc
 
 class _LogNormalizer(torch.autograd.Function):
     """``log P0`` with its exact gradient ``d log P0 / d logit_k = E[x_k]`` (the MVHG's mean) in the backward
-    pass: one batched inverse FFT of the leave-one-out products instead of autograd through the FFT product."""
+    pass: one batched inverse FFT of the leave-one-out products instead of autograd through the FFT product.
+    Under ``create_graph`` the mean is recomputed differentiably, so higher derivatives stay exact."""
 
     @staticmethod
     def forward(ctx, logits, sizes, total, plan):
         value, log_pmfs, spectra, before = _log_normalizer_value(logits, sizes, total, plan)
-        ctx.save_for_backward(log_pmfs, sizes, total, *spectra, *before)
+        ctx.save_for_backward(logits, sizes, total, log_pmfs, *spectra, *before)
         ctx.plan, ctx.num_classes = plan, len(spectra)
         return value
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_value):
-        log_pmfs, sizes, total, *products = ctx.saved_tensors
-        spectra, before = products[: ctx.num_classes], products[ctx.num_classes :]
+        logits, sizes, total, log_pmfs, *products = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph: the mean as a function of the logits
+            _, log_pmfs, spectra, before = _log_normalizer_value(logits, sizes, total, ctx.plan)
+        else:
+            spectra, before = products[: ctx.num_classes], products[ctx.num_classes :]
         mean = _mean_counts(log_pmfs, spectra, before, sizes, total, ctx.plan)
         return grad_value.unsqueeze(-1) * mean, None, None, None
 
 
 def log_normalizer(logits, sizes, total, plan: UrnPlan) -> torch.Tensor:
-    """``log P0 = log [t^N] prod_k g_k(t)``, exact to rounding, differentiable in ``logits`` (float64; first
-    derivatives only: the gradient is the exact mean, :func:`_mean_counts`)."""
+    """``log P0 = log [t^N] prod_k g_k(t)``, exact to rounding, differentiable in ``logits`` (float64): the
+    gradient is the exact mean (:func:`_mean_counts`). ``sizes`` and ``total`` are counts and get no gradient."""
+    sizes, total = sizes.detach(), total.detach()
     if logits.requires_grad and torch.is_grad_enabled():
         return _LogNormalizer.apply(logits, sizes, total, plan)
     return _log_normalizer_value(logits, sizes, total, plan)[0]

@@ -117,8 +117,15 @@ class DRPMPrior(PartitionPrior):
         self.class_sizes = class_sizes
         self.relaxation = relaxation
         self.dtype = dtype
-        # the size stage's log-normaliser plan, kept from step to step while the learned logits move a little
         self._plan_cache = UrnPlanCache()
+
+    @property
+    def plan_cache(self) -> UrnPlanCache:
+        """The size stage's log-normaliser plan, kept from step to step while the learned logits move a little
+        (created on first use for priors pickled without one)."""
+        if "_plan_cache" not in self.__dict__:
+            self._plan_cache = UrnPlanCache()
+        return self._plan_cache
 
     def forward(self, num_elements: int, *, temperature: float = 1.0) -> ExchangeableDRPM:
         logits = self.size_logits if self.dtype is None else self.size_logits.to(self.dtype)
@@ -128,7 +135,7 @@ class DRPMPrior(PartitionPrior):
             temperature=temperature,
             relaxation=self.relaxation,
             class_sizes=self.class_sizes,
-            plan_cache=self._plan_cache,
+            plan_cache=self.plan_cache,
         )
 
     def _urn(self, num_elements: int, like: torch.Tensor) -> torch.Tensor:
@@ -144,7 +151,7 @@ class DRPMPrior(PartitionPrior):
         n = sizes.sum(-1)
         urn = self._urn(int(n.flatten()[0].round()), logits)
         sizes_law = MultivariateNoncentralHypergeometric(
-            urn, n, logits, plan_cache=self._plan_cache, validate_args=False
+            urn, n, logits, plan_cache=self.plan_cache, validate_args=False
         )
         return sizes_law.log_prob(sizes) + torch.lgamma(sizes + 1).sum(-1) - torch.lgamma(n + 1)
 

@@ -5,6 +5,7 @@ import torch
 
 from pyro_drpm.distributions import MultivariateNoncentralHypergeometric
 from pyro_drpm.distributions import _generating_polynomials as gp
+from pyro_drpm.distributions.testing import mvhg_log_pmf
 
 
 def _mvhg(logits):
@@ -138,21 +139,36 @@ def test_mvhg_log_prob_with_a_plan_cache_equals_the_plain_log_prob():
 def test_the_drpm_prior_keeps_its_plan_from_step_to_step():
     from pyro_drpm.partitions import DRPMPrior
 
+    # 400 elements in 4 subsets: the windows are narrower than the urn, so reuse is not trivial
+    n = 400
     prior = DRPMPrior(4, dtype=F64)
-    value = torch.nn.functional.one_hot(torch.tensor([0, 1, 1, 2, 3, 3, 3, 0]), 4).T.to(F64)
+    value = torch.nn.functional.one_hot(torch.arange(n) % 4, 4).T.to(F64)
+    generator = torch.Generator().manual_seed(0)
     plans = set()
-    for step in range(20):
+    for _ in range(20):
         with torch.no_grad():
-            prior.size_logits.add_(1e-3 * (step % 3 - 1))
-        distribution = prior(8)
+            prior.size_logits.add_(2e-3 * torch.randn(4, generator=generator))
+        distribution = prior(n)
         reference = distribution.sizes.log_normalizer().item()  # uses the cache
-        assert distribution.sizes.plan_cache is prior._plan_cache
-        plans.add(id(distribution.sizes._normalizer_plan))
+        assert distribution.sizes.plan_cache is prior.plan_cache
+        plan = distribution.sizes._normalizer_plan
+        assert (plan.counts[..., -1] - plan.counts[..., 0] < n).all()
+        plans.add(id(plan))
         logits = prior.size_logits.detach().to(F64)
-        fresh = MultivariateNoncentralHypergeometric(torch.full((4,), 8.0, dtype=F64), 8.0, logits)
+        fresh = MultivariateNoncentralHypergeometric(torch.full((4,), float(n), dtype=F64), float(n), logits)
         assert abs(reference - fresh.log_normalizer().item()) <= 1e-13 * max(1.0, abs(reference))
         assert torch.isfinite(distribution.log_prob(value))
     assert len(plans) == 1
+
+
+def test_a_prior_pickled_without_a_plan_cache_gets_one():
+    from pyro_drpm.partitions import DRPMPrior
+
+    prior = DRPMPrior(3)
+    del prior.__dict__["_plan_cache"]  # as a prior saved before the cache existed
+    partition = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 0, 1]), 3).T.float()
+    assert torch.isfinite(prior(5).log_prob(partition))
+    assert isinstance(prior.plan_cache, gp.UrnPlanCache)
 
 
 def _autograd_gradient(logits, sizes, total, plan):
@@ -180,8 +196,7 @@ def test_the_normaliser_gradient_is_the_exact_mean(urn):
     sizes, total, logits = (torch.tensor(v, dtype=F64) for v in urn)
     for plan_logits in (logits, logits + 0.01 * torch.arange(len(urn[0]), dtype=F64)):
         plan = gp.make_plan(plan_logits, sizes, total, margins=True)
-        if not gp.covers(plan, logits, sizes, total):
-            continue
+        assert gp.covers(plan, logits, sizes, total)
         leaf = logits.clone().requires_grad_()
         (gradient,) = torch.autograd.grad(gp.log_normalizer(leaf, sizes, total, plan), leaf)
         reference = _autograd_gradient(logits, sizes, total, plan)
@@ -202,6 +217,41 @@ def test_the_normaliser_gradient_on_a_batch_along_a_training_path():
         leaf = batch.clone().requires_grad_()
         value = gp.log_normalizer(leaf, sizes, total, plan)
         (gradient,) = torch.autograd.grad((value * torch.tensor([1.0, -2.0, 0.5], dtype=F64)).sum(), leaf)
-        reference = _autograd_gradient(batch, sizes, total, plan) * torch.tensor([[1.0], [-2.0], [0.5]], dtype=F64)
+        weights = torch.tensor([[1.0], [-2.0], [0.5]], dtype=F64)
+        reference = _autograd_gradient(batch, sizes, total, plan) * weights
         torch.testing.assert_close(gradient, reference, rtol=1e-11, atol=1e-9)
         assert torch.equal(value.detach(), gp.log_normalizer(batch, sizes, total, plan))  # same forward
+        # and both equal what a fresh plan gives: the value, and the gradient as the exact marginals' mean
+        fresh = gp.make_plan(batch, sizes, total)
+        torch.testing.assert_close(value.detach(), gp.log_normalizer(batch, sizes, total, fresh), rtol=1e-13, atol=0)
+        mean = MultivariateNoncentralHypergeometric(sizes, total, batch).mean
+        torch.testing.assert_close(gradient, mean * weights, rtol=1e-11, atol=1e-9)
+    assert len(cache._plans) == 1  # one urn, and its plan was reused or replaced in place
+
+
+def test_second_derivatives_through_the_normaliser_are_the_covariance():
+    """Under ``create_graph`` the backward's mean is differentiable: the Hessian of log P0 is Cov(x)."""
+    sizes, total = torch.full((3,), 6.0, dtype=F64), torch.tensor(6.0, dtype=F64)
+    logits = torch.tensor([0.2, -0.1, 0.3], dtype=F64)
+    plan = gp.make_plan(logits, sizes, total)
+    hessian = torch.autograd.functional.hessian(lambda x: gp.log_normalizer(x, sizes, total, plan), logits)
+    reference = torch.autograd.functional.hessian(lambda x: gp._log_normalizer_value(x, sizes, total, plan)[0], logits)
+    torch.testing.assert_close(hessian, reference, rtol=1e-11, atol=1e-12)
+    points, log_pmf = mvhg_log_pmf((6, 6, 6), 6, logits.tolist())
+    probs = log_pmf.exp().unsqueeze(-1)
+    centred = points - (probs * points).sum(0)
+    torch.testing.assert_close(hessian, (probs * centred).T @ centred, rtol=1e-10, atol=1e-12)
+
+
+def test_the_counts_get_no_gradient_from_the_normaliser():
+    """``sizes`` and ``total`` are counts: the value's gradient to them does not depend on whether the logits
+    require grad (the tilt would otherwise leak a spurious ``d/dN``)."""
+    from pyro_drpm.partitions import DRPMPrior
+
+    gradients = []
+    for learn in (True, False):
+        prior = DRPMPrior(3, size_logits=torch.tensor([0.5, -0.3, 0.0]), learn_size_logits=learn, dtype=F64)
+        sizes = torch.tensor([[4.0, 3.0, 5.0]], dtype=F64, requires_grad=True)
+        (gradient,) = torch.autograd.grad(prior.log_prob_sizes(sizes).sum(), sizes)
+        gradients.append(gradient)
+    torch.testing.assert_close(gradients[0], gradients[1], rtol=0, atol=0)

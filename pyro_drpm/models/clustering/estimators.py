@@ -362,7 +362,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
                 covariance=self.covariance,
             )
             model.init_from_mixture(mixture)
-            if objective == "identity" and self.covariance == "full":
+            if objective == "identity" and self.covariance == "full" and self.pretrained is None:
                 _fit_identity_networks_to_clusters(networks, model)
             self._after_init(model, data, seed)
             generator = torch.Generator().manual_seed(seed)

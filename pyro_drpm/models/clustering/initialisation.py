@@ -99,7 +99,11 @@ def _kmeans_start(Z: np.ndarray, n_components: int, n_init: int, reg_covar: floa
         covariance = centred.T @ centred / len(members) + reg_covar * np.eye(Z.shape[1])
         weights.append(len(members) / len(Z))
         means.append(members.mean(0))
-        precisions.append(np.linalg.inv(covariance))
+        try:
+            precision = np.linalg.inv(covariance)
+        except np.linalg.LinAlgError:  # a singular covariance (reg_covar = 0): scikit-learn's own k-means start
+            return dict(init_params="kmeans")
+        precisions.append((precision + precision.T) / 2)  # scikit-learn checks the symmetry exactly
     return dict(weights_init=np.array(weights), means_init=np.stack(means), precisions_init=np.stack(precisions))
 
 

@@ -302,3 +302,17 @@ def test_full_covariance_clusters_in_the_feature_space_keep_a_narrow_mixture():
     torch.testing.assert_close(
         diagonal.model_.encoder.log_scale.bias.detach(), torch.full((30,), -2.0), atol=0.01, rtol=0
     )
+
+
+def test_full_covariance_mixture_starts_on_ill_conditioned_codes():
+    # 30-D codes of rank 3 at very different scales: the k-means clusters' inverted covariances must be exactly
+    # symmetric for scikit-learn (12 of these 20 raised before the precisions were symmetrised)
+    from pyro_drpm.models.clustering import fit_gaussian_mixture
+
+    generator = np.random.default_rng(0)
+    for trial in range(20):
+        scale = (1.0, 30.0, 300.0)[trial % 3]
+        low_rank = generator.standard_normal((60, 3)) @ generator.standard_normal((3, 30)) * scale
+        Z = torch.as_tensor(low_rank + 1e-6 * generator.standard_normal((60, 30)))
+        mixture = fit_gaussian_mixture(Z, 6, random_state=trial, covariance="full")
+        assert mixture.scales.shape == (6, 30, 30) and torch.isfinite(mixture.scales).all()
