@@ -11,13 +11,13 @@ from pyro_drpm.distributions.drpm import DRPM
 from pyro_drpm.distributions.noncentral_hypergeometric import (
     MVHG,
     MultivariateNoncentralHypergeometric,
-    UrnPlanCache,
 )
 from pyro_drpm.distributions.plackett_luce import (
     PlackettLuce,
     permutation_matrix_to_ranking,
     ranking_to_permutation_matrix,
 )
+from pyro_drpm.distributions.urn_plan_cache import UrnPlanCache
 
 __all__ = [
     "AssignedNormal",

@@ -206,7 +206,7 @@ def make_plan(logits: torch.Tensor, sizes: torch.Tensor, total: torch.Tensor, *,
     """Build the :class:`UrnPlan` of float64 ``logits``/``sizes`` ``(..., K)`` and ``total`` ``(...)``.
 
     With ``margins``, every window and the FFT length keep :func:`_margin` more counts than needed, so that the plan
-    still covers the urn after its logits move a little (see :class:`UrnPlanCache`); the results are the same.
+    still covers the urn after its logits move a little (see ``UrnPlanCache``); the results are the same.
     """
     with torch.no_grad():
         lam = solve_tilt(logits, sizes, total)
@@ -327,45 +327,6 @@ def covers(plan: UrnPlan, logits, sizes, total) -> bool:
     fft = offset + np.maximum(reach.max(-1), _host_radius(spread)) < plan.fft_len
     centred = offset <= np.sqrt(spread) + 1
     return bool(windows.all() and (band & fft & centred).all())
-
-
-class UrnPlanCache:
-    """The plan of an urn whose logits change a little from one call to the next, such as a learned prior's.
-
-    :meth:`plan` returns the stored plan of the urn (same ``class_sizes``, ``total_count``, shapes, dtype and
-    device) while it :func:`covers` the new logits, and otherwise a fresh one with margins (:func:`make_plan`),
-    which it stores. ``log_normalizer`` is exact to rounding with either; a plan made with margins at the current
-    logits gives the same value to rounding. The cache belongs to its owner (a prior), not to the module, so what
-    one model computes never depends on what another computed before.
-    """
-
-    def __init__(self, capacity: int = 4):
-        self.capacity = int(capacity)
-        self._plans: OrderedDict = OrderedDict()
-
-    def __getstate__(self):  # plans are derived data: a copy or a pickle starts empty
-        return {"capacity": self.capacity}
-
-    def __setstate__(self, state):
-        self.__init__(state["capacity"])
-
-    def plan(self, logits: torch.Tensor, sizes: torch.Tensor, total: torch.Tensor) -> UrnPlan:
-        """A plan for float64 ``logits``/``sizes`` ``(..., K)`` and ``total`` ``(...)`` (see the class)."""
-        try:
-            with torch.no_grad():
-                values = torch.cat([sizes.reshape(-1), total.reshape(-1)]).cpu().numpy().tobytes()
-        except (RuntimeError, TypeError):
-            return make_plan(logits, sizes, total)
-        key = (values, logits.shape, sizes.shape, total.shape, logits.dtype, str(logits.device))
-        plan = self._plans.get(key)
-        if plan is not None and covers(plan, logits, sizes, total):
-            self._plans.move_to_end(key)
-            return plan
-        plan = self._plans[key] = make_plan(logits, sizes, total, margins=True)
-        self._plans.move_to_end(key)
-        while len(self._plans) > self.capacity:
-            self._plans.popitem(last=False)
-        return plan
 
 
 def log_tilted_pmfs(logits: torch.Tensor, sizes: torch.Tensor, plan: UrnPlan) -> torch.Tensor:

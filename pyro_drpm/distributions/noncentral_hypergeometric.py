@@ -20,12 +20,11 @@ from pyro_drpm.distributions._checks import (
     check_values,
 )
 from pyro_drpm.distributions._enumeration import batch_support, check_support_size
+from pyro_drpm.distributions.urn_plan_cache import UrnPlanCache
 from pyro_drpm.ops import gumbel_noise, log_binomial
 from pyro_drpm.relaxations import gumbel_softmax, straight_through
 
-__all__ = ["MVHG", "MultivariateNoncentralHypergeometric", "UrnPlanCache"]
-
-UrnPlanCache = gp.UrnPlanCache
+__all__ = ["MVHG", "MultivariateNoncentralHypergeometric"]
 
 _NAME = "MultivariateNoncentralHypergeometric"
 
@@ -131,10 +130,10 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
         *,
         temperature: float | torch.Tensor = 1.0,
         hard: bool = True,
-        plan_cache: gp.UrnPlanCache | None = None,
+        plan_cache: UrnPlanCache | None = None,
         validate_args: bool | None = None,
     ):
-        if plan_cache is not None and not isinstance(plan_cache, gp.UrnPlanCache):
+        if plan_cache is not None and not isinstance(plan_cache, UrnPlanCache):
             raise ValueError(f"{_NAME}: `plan_cache` must be an UrnPlanCache or None, got {type(plan_cache).__name__}")
         self.plan_cache = plan_cache
         logits = torch.as_tensor(logits)

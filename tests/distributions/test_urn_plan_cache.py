@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from pyro_drpm.distributions import MultivariateNoncentralHypergeometric
+from pyro_drpm.distributions import MultivariateNoncentralHypergeometric, UrnPlanCache
 from pyro_drpm.distributions import _generating_polynomials as gp
 from pyro_drpm.distributions.testing import mvhg_log_pmf
 
@@ -75,7 +75,7 @@ def test_reused_plans_give_the_exact_normaliser_and_gradient_along_a_training_pa
     equals the log-space convolution (value) and a fresh plan's (gradient) to rounding."""
     n, num_classes = 150, 5
     sizes, total = torch.full((num_classes,), float(n), dtype=F64), torch.tensor(float(n), dtype=F64)
-    cache, plans = gp.UrnPlanCache(), set()
+    cache, plans = UrnPlanCache(), set()
     for logits in _random_walk(200, num_classes, 2e-3, seed=0):
         plan = cache.plan(logits, sizes, total)
         plans.add(id(plan))
@@ -95,7 +95,7 @@ def test_reused_plans_give_the_exact_normaliser_and_gradient_along_a_training_pa
 
 def test_a_plan_that_no_longer_covers_the_logits_is_replaced():
     sizes, total = torch.full((3,), 40.0, dtype=F64), torch.tensor(40.0, dtype=F64)
-    cache = gp.UrnPlanCache()
+    cache = UrnPlanCache()
     logits = torch.tensor([0.0, 1.0, -1.0], dtype=F64)
     first = cache.plan(logits, sizes, total)
     assert cache.plan(logits + 1e-4, sizes, total) is first
@@ -108,7 +108,7 @@ def test_a_plan_that_no_longer_covers_the_logits_is_replaced():
 
 
 def test_the_cache_keys_on_the_urn_and_stays_bounded():
-    cache = gp.UrnPlanCache(capacity=2)
+    cache = UrnPlanCache(capacity=2)
     logits = torch.zeros(3, dtype=F64)
     plans = [
         cache.plan(logits, torch.full((3,), float(m), dtype=F64), torch.tensor(10.0, dtype=F64)) for m in (10, 11, 12)
@@ -120,13 +120,13 @@ def test_a_copied_or_pickled_cache_starts_empty():
     import copy
     import pickle
 
-    cache = gp.UrnPlanCache()
+    cache = UrnPlanCache()
     cache.plan(torch.zeros(2, dtype=F64), torch.full((2,), 5.0, dtype=F64), torch.tensor(5.0, dtype=F64))
     assert len(copy.deepcopy(cache)._plans) == 0 and len(pickle.loads(pickle.dumps(cache))._plans) == 0
 
 
 def test_mvhg_log_prob_with_a_plan_cache_equals_the_plain_log_prob():
-    cache = gp.UrnPlanCache()
+    cache = UrnPlanCache()
     sizes, total = torch.full((4,), 30.0), torch.tensor(30.0)
     value = torch.tensor([10.0, 5.0, 7.0, 8.0])
     for logits in _random_walk(30, 4, 1e-2, seed=1).float():
@@ -168,7 +168,7 @@ def test_a_prior_pickled_without_a_plan_cache_gets_one():
     del prior.__dict__["_plan_cache"]  # as a prior saved before the cache existed
     partition = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 0, 1]), 3).T.float()
     assert torch.isfinite(prior(5).log_prob(partition))
-    assert isinstance(prior.plan_cache, gp.UrnPlanCache)
+    assert isinstance(prior.plan_cache, UrnPlanCache)
 
 
 def _autograd_gradient(logits, sizes, total, plan):
@@ -209,7 +209,7 @@ def test_the_normaliser_gradient_on_a_batch_along_a_training_path():
     sizes = torch.full((3, 6), 120.0, dtype=F64)
     sizes[1, 2] = 0.0
     total = torch.tensor([120.0, 60.0, 300.0], dtype=F64)
-    cache = gp.UrnPlanCache()
+    cache = UrnPlanCache()
     walk = _random_walk(60, 6, 5e-3, seed=3)
     for logits in walk:
         batch = torch.stack([logits, 2 * logits, -logits])
