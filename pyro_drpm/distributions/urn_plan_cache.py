@@ -47,8 +47,9 @@ class UrnPlanCache:
     def __setstate__(self, state):
         self.__init__(state["capacity"])
 
-    def plan(self, logits: torch.Tensor, sizes: torch.Tensor, total: torch.Tensor) -> gp.UrnPlan:
-        """A plan for float64 ``logits``/``sizes`` ``(..., K)`` and ``total`` ``(...)`` (see the class)."""
+    def plan(self, logits: torch.Tensor, sizes: torch.Tensor, total: torch.Tensor):
+        """The plan (an internal ``UrnPlan``) for float64 ``logits``/``sizes`` ``(..., K)`` and ``total``
+        ``(...)``: the stored one while it still covers ``logits``, else a fresh one (see the class)."""
         try:
             with torch.no_grad():
                 values = torch.cat([sizes.reshape(-1), total.reshape(-1)]).cpu().numpy().tobytes()
