@@ -378,6 +378,15 @@ def _running_products(spectra: list[torch.Tensor], reverse: bool = False) -> lis
     return products[::-1] if reverse else products
 
 
+def _leave_one_out(spectra: list[torch.Tensor], before: list[torch.Tensor]) -> torch.Tensor:
+    """The spectra of the leave-one-out sums ``S_{-k}``, stacked ``(..., K, L // 2 + 1)``, from the prefix
+    products ``before`` (:func:`_running_products`) and the suffix products (at least 2 classes)."""
+    num_classes = len(spectra)
+    after = _running_products(spectra, reverse=True)
+    middle = [before[k - 1] * after[k + 1] for k in range(1, num_classes - 1)]
+    return torch.stack([after[1], *middle, before[num_classes - 2]], dim=-2)
+
+
 def _log_normalizer_value(logits, sizes, total, plan: UrnPlan):
     """``log P0`` and what its gradient reuses: the tilted pmfs, their spectra and the spectra's running
     products."""
@@ -403,9 +412,7 @@ def _mean_counts(log_pmfs, spectra, before, sizes, total, plan: UrnPlan) -> torc
     num_classes = len(spectra)
     if num_classes == 1:
         return total.unsqueeze(-1).expand(sizes.shape).clone()
-    after = _running_products(spectra, reverse=True)
-    leave_one_out = [after[1]] + [before[k - 1] * after[k + 1] for k in range(1, num_classes - 1)]
-    others = _irfft(torch.stack(leave_one_out + [before[num_classes - 2]], dim=-2), plan.fft_len)
+    others = _irfft(_leave_one_out(spectra, before), plan.fft_len)
     need = total.long().unsqueeze(-1).unsqueeze(-1) - plan.counts
     index = torch.remainder(need - plan.others.offset.unsqueeze(-1), plan.fft_len)
     reach = (sizes.sum(-1, keepdim=True) - sizes).long().unsqueeze(-1)
@@ -501,14 +508,10 @@ def marginal_pmfs(logits, sizes, total, plan: UrnPlan) -> torch.Tensor:
     spectra = _spectra(log_pmfs, plan)
     num_classes = len(spectra)
     if num_classes == 1:
-        leave_one_out = [torch.ones_like(spectra[0])]
+        leave_one_out = torch.ones_like(spectra[0]).unsqueeze(-2)
     else:
-        before = _running_products(spectra)
-        after = _running_products(spectra, reverse=True)
-        leave_one_out = [after[1]]
-        leave_one_out += [before[k - 1] * after[k + 1] for k in range(1, num_classes - 1)]
-        leave_one_out += [before[num_classes - 2]]
-    others = _irfft(torch.stack(leave_one_out, dim=-2), plan.fft_len)
+        leave_one_out = _leave_one_out(spectra, _running_products(spectra))
+    others = _irfft(leave_one_out, plan.fft_len)
     need = total.long().unsqueeze(-1).unsqueeze(-1) - plan.counts
     weights = (log_pmfs.exp() * plan.others.read(others, need, 0.0)).clamp(min=0)
     return weights / weights.sum(-1, keepdim=True)
