@@ -19,12 +19,14 @@ from pyro_drpm.models.clustering.initialisation import MixtureInit, cluster_path
 from pyro_drpm.models.clustering.metrics import clustering_scores, n_clusters_used
 from pyro_drpm.models.clustering.mixture_baselines import IIDMixtureVAE, StickBreakingMixtureVAE
 from pyro_drpm.models.clustering.sklearn_baselines import (
+    BICGaussianMixture,
     EmbeddingClustering,
     dirichlet_process_mixture,
     sklearn_baselines,
 )
 
 __all__ = [
+    "BICGaussianMixture",
     "DPMixtureClustering",
     "DRPMClustering",
     "DRPMVC",

@@ -7,6 +7,7 @@ import torch
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
+from sklearn.mixture import GaussianMixture
 
 from pyro_drpm.models import (
     DPMixtureClustering,
@@ -15,6 +16,7 @@ from pyro_drpm.models import (
     pretrain,
     sklearn_baselines,
 )
+from pyro_drpm.models.clustering import BICGaussianMixture
 from pyro_drpm.models.clustering.metrics import adjusted_rand_index
 
 ESTIMATORS = [DRPMClustering, VaDEClustering, DPMixtureClustering]
@@ -41,6 +43,35 @@ def test_deep_models_recover_separated_blobs(cls, blobs):
     assert adjusted_rand_index(y, labels) > 0.95
     assert est.likelihood_ == "gaussian"
     assert np.all(np.isfinite(est.history_))
+
+
+def test_bic_mixture_picks_the_number_of_blobs_by_its_lowest_criterion(blobs):
+    X, y = blobs
+    est = BICGaussianMixture(8, random_state=0).fit(X)
+    assert est.n_components_ == 4 and est.bic_.shape == (8,)
+    assert int(np.argmin(est.bic_)) + 1 == est.n_components_
+    # every candidate's criterion is scikit-learn's own BIC of that mixture
+    for k in (1, 4, 8):
+        reference = GaussianMixture(k, covariance_type="diag", reg_covar=1e-4, n_init=3, random_state=0).fit(X)
+        np.testing.assert_allclose(est.bic_[k - 1], reference.bic(X), rtol=1e-12)
+    assert adjusted_rand_index(y, est.labels_) > 0.95
+    np.testing.assert_array_equal(est.predict(X), est.labels_)
+    assert BICGaussianMixture(8, covariance_type="full", random_state=0).fit(X).n_components_ == 4
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"max_components": 0}, "max_components"),
+        ({"max_components": 2.5}, "max_components"),
+        ({"max_components": True}, "max_components"),
+        ({"max_components": 241}, "n_samples=240"),
+        ({"covariance_type": "diagonal"}, "covariance_type"),
+    ],
+)
+def test_bic_mixture_rejects_bad_settings(blobs, options, message):
+    with pytest.raises(ValueError, match=message):
+        BICGaussianMixture(**options).fit(blobs[0])
 
 
 def test_sklearn_baselines_recover_separated_blobs(blobs):
