@@ -9,7 +9,9 @@ from __future__ import annotations
 import torch
 
 __all__ = [
+    "broadcast_shapes",
     "broadcast_vectors",
+    "expm1",
     "gumbel_noise",
     "log_binomial",
     "log_factorial",
@@ -26,6 +28,22 @@ def tiny(like: torch.Tensor) -> float:
     representable.
     """
     return torch.finfo(like.dtype).tiny
+
+
+def expm1(x: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
+    """``exp(x) - 1`` to full relative accuracy, also inside ``torch.compile`` (``inplace``: overwrite ``x``).
+
+    Eager, this is ``torch.expm1``. TorchInductor's own ``expm1`` loses the relative accuracy near 0 (measured with
+    torch 2.13 on CPU: relative error 1 at ``x = 1e-12`` in float32, 1e-4 in float64), so a compiled kernel uses
+    Kahan's ``(u - 1) x / log u`` with ``u = e^x`` for ``|x| < 1``, in which the rounding of ``u`` cancels (a few
+    ulps), and ``u - 1`` elsewhere.
+    """
+    if not torch.compiler.is_compiling():
+        return x.expm1_() if inplace else torch.expm1(x)
+    u = x.exp()
+    # |x| >= 1: u - 1 has no cancellation; below, Kahan's form (u = 1 when x is below the rounding of 1)
+    kahan = torch.where(u == 1, x, (u - 1) * x / u.log())
+    return torch.where(x.abs() < 1, kahan, u - 1)
 
 
 def gumbel_noise(shape: torch.Size | tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
@@ -57,7 +75,28 @@ def reverse_logcumsumexp(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return torch.logcumsumexp(x.flip(dim), dim).flip(dim)
 
 
+def broadcast_shapes(*shapes) -> torch.Size:
+    """``torch.broadcast_shapes`` (same result, same ``RuntimeError`` for shapes that do not broadcast) without
+    its per-call cost: in torch 2.13 it consults the symbolic-shape machinery, about 15 us a call against about
+    1 us here, and a training step builds several distributions. Inside ``torch.compile`` it defers to torch."""
+    if torch.compiler.is_compiling():
+        return torch.broadcast_shapes(*shapes)
+    shapes = [(shape,) if isinstance(shape, int) else tuple(shape) for shape in shapes]
+    ndim = max((len(shape) for shape in shapes), default=0)
+    result = [1] * ndim
+    for shape in shapes:
+        for i, size in enumerate(shape, ndim - len(shape)):
+            if size == 1 or size == result[i]:
+                continue
+            if result[i] != 1:
+                raise RuntimeError(
+                    f"shape mismatch: objects cannot be broadcast to a single shape: {[tuple(s) for s in shapes]}"
+                )
+            result[i] = size
+    return torch.Size(result)
+
+
 def broadcast_vectors(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Broadcast the batch dimensions of ``(..., n_j)`` tensors, keeping each one's own last dimension."""
-    batch = torch.broadcast_shapes(*(t.shape[:-1] for t in tensors))
+    batch = broadcast_shapes(*(t.shape[:-1] for t in tensors))
     return tuple(t.expand(batch + t.shape[-1:]) for t in tensors)

@@ -43,6 +43,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pyro_drpm.ops import broadcast_shapes
+
 __all__ = []
 
 # Safeguarded Newton. The tilt only has to centre S near N (within a fraction of its standard deviation, which is
@@ -139,7 +141,7 @@ class Band:
     def gather(values: torch.Tensor, located: tuple[torch.Tensor, torch.Tensor], zero: float) -> torch.Tensor:
         """``values[..., index]`` where inside the band, else ``zero``; ``values`` has shape ``(..., L)``."""
         index, inside = located
-        batch = torch.broadcast_shapes(values.shape[:-1], index.shape[:-1])
+        batch = broadcast_shapes(values.shape[:-1], index.shape[:-1])
         picked = values.expand(batch + values.shape[-1:]).gather(-1, index.expand(batch + index.shape[-1:]))
         return torch.where(inside, picked, zero)
 

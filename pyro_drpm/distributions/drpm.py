@@ -22,6 +22,7 @@ from pyro_drpm.distributions.ordered_blocks import (
     log_prob_ordered_blocks_bounds,
 )
 from pyro_drpm.distributions.plackett_luce import gumbel_perturbed_logits
+from pyro_drpm.ops import broadcast_shapes
 from pyro_drpm.relaxations import RELAXED_SORTS
 from pyro_drpm.relaxations.straight_through_sort import straight_through_sort
 from pyro_drpm.relaxations.windows import soft_window_matrix, window_matrix
@@ -187,9 +188,7 @@ class DRPM(TorchDistribution):
                     f"`size_logits`, got {tuple(class_sizes.shape)}"
                 )
         try:
-            batch_shape = torch.broadcast_shapes(
-                size_logits.shape[:-1], score_logits.shape[:-1], class_sizes.shape[:-1]
-            )
+            batch_shape = broadcast_shapes(size_logits.shape[:-1], score_logits.shape[:-1], class_sizes.shape[:-1])
         except RuntimeError as error:
             raise ValueError(
                 f"DRPM: the batch shapes of `size_logits` {tuple(size_logits.shape[:-1])}, `score_logits` "
@@ -233,7 +232,7 @@ class DRPM(TorchDistribution):
 
     @classmethod
     def infer_shapes(cls, size_logits, score_logits, class_sizes=None, **_):
-        batch_shape = torch.broadcast_shapes(size_logits[:-1], score_logits[:-1], (class_sizes or (1,))[:-1])
+        batch_shape = broadcast_shapes(size_logits[:-1], score_logits[:-1], (class_sizes or (1,))[:-1])
         return batch_shape, torch.Size((size_logits[-1], score_logits[-1]))
 
     # -- the two stages ---------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pyro_drpm.distributions._checks import (
 )
 from pyro_drpm.distributions._enumeration import batch_support, check_support_size
 from pyro_drpm.distributions.urn_plan_cache import UrnPlanCache
-from pyro_drpm.ops import gumbel_noise, log_binomial
+from pyro_drpm.ops import broadcast_shapes, gumbel_noise, log_binomial
 from pyro_drpm.relaxations import gumbel_softmax, straight_through
 
 __all__ = ["MVHG", "MultivariateNoncentralHypergeometric"]
@@ -149,7 +149,7 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
                 f"`logits`, got {tuple(class_sizes.shape)}"
             )
         try:
-            batch_shape = torch.broadcast_shapes(class_sizes.shape[:-1], total_count.shape, logits.shape[:-1])
+            batch_shape = broadcast_shapes(class_sizes.shape[:-1], total_count.shape, logits.shape[:-1])
         except RuntimeError as error:
             raise ValueError(
                 f"{_NAME}: the batch shapes of `class_sizes` {tuple(class_sizes.shape[:-1])}, `total_count` "
@@ -196,7 +196,7 @@ class MultivariateNoncentralHypergeometric(TorchDistribution):
 
     @classmethod
     def infer_shapes(cls, class_sizes, logits, total_count=(), **_):
-        batch_shape = torch.broadcast_shapes(class_sizes[:-1], total_count, logits[:-1])
+        batch_shape = broadcast_shapes(class_sizes[:-1], total_count, logits[:-1])
         return batch_shape, logits[-1:]
 
     # -- exact numerics (float64 internally) ------------------------------------------------------------------

@@ -42,6 +42,7 @@ import math
 import torch
 from torch.autograd.function import once_differentiable
 
+from pyro_drpm.ops import broadcast_shapes
 from pyro_drpm.relaxations.sorting import RELAXED_SORTS, _abs_deviation_sums
 from pyro_drpm.relaxations.straight_through import straight_through
 
@@ -288,7 +289,7 @@ def straight_through_sort(
     n = scores.shape[-1]
     banded = n >= _BANDED_FROM if banded == "auto" else banded
     temperature = torch.as_tensor(temperature, dtype=scores.dtype, device=scores.device)
-    batch = scores.shape[:-1] if left is None else torch.broadcast_shapes(scores.shape[:-1], left.shape[:-2])
+    batch = scores.shape[:-1] if left is None else broadcast_shapes(scores.shape[:-1], left.shape[:-2])
     scores = scores.expand(batch + (n,)).reshape(batch.numel(), n)
     if relaxation == "neuralsort":
         aux = _abs_deviation_sums(scores)
@@ -329,7 +330,7 @@ def straight_through_sort_reference(
     order = scores.detach().argsort(dim=-1, descending=True)
     if left is None:
         return straight_through(torch.nn.functional.one_hot(order, scores.shape[-1]).to(soft.dtype), soft)
-    batch = torch.broadcast_shapes(scores.shape[:-1], left.shape[:-2])
+    batch = broadcast_shapes(scores.shape[:-1], left.shape[:-2])
     left = left.expand(batch + left.shape[-2:])
     rank = order.argsort(dim=-1).expand(batch + scores.shape[-1:])
     hard = left.gather(-1, rank.unsqueeze(-2).expand(left.shape))
