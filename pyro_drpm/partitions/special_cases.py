@@ -11,7 +11,6 @@ import math
 import torch
 
 from pyro_drpm.distributions import DRPM, UrnPlanCache
-from pyro_drpm.distributions import _generating_polynomials as gp
 from pyro_drpm.distributions.ordered_blocks import log_prob_ordered_blocks
 
 __all__ = ["DeterministicSizesDRPM", "ExchangeableDRPM"]
@@ -52,17 +51,9 @@ class ExchangeableDRPM(DRPM):
 
     def log_prob(self, value):
         valid, _, sizes = self._prepare(value)
-        # log C(m_k, n_k) + log n_k! = log m_k! - log (m_k - n_k)!: the ordered-blocks factor cancels part of the
-        # binomial. In float64, as the MVHG's own log_prob: the terms and log P0 are large and cancel.
-        sizes_law = self.sizes
-        logits, urn, total = sizes_law._float64()
-        counts = sizes.to(torch.float64)
-        room = urn - counts
-        fits = (room.detach() >= 0).all(-1)  # the row sums of an assignment are integers summing to n
-        terms = torch.lgamma(urn + 1) - torch.lgamma(room.clamp(min=0) + 1) + counts * logits
-        log_normalizer = gp.log_normalizer(logits, urn, total, sizes_law._normalizer_plan)
-        log_prob = (terms.sum(-1) - torch.lgamma(total + 1) - log_normalizer).to(self.size_logits.dtype)
-        return torch.where(valid & fits, log_prob, torch.full_like(log_prob, -math.inf))
+        n = torch.tensor(float(self.num_elements), dtype=sizes.dtype, device=sizes.device)
+        log_prob = self.sizes.log_prob(sizes) + torch.lgamma(sizes + 1).sum(-1) - torch.lgamma(n + 1)
+        return torch.where(valid, log_prob, torch.full_like(log_prob, -math.inf))
 
 
 class DeterministicSizesDRPM(DRPM):

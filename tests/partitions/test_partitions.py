@@ -177,30 +177,6 @@ def test_special_case_drpms_have_the_general_log_prob():
         DeterministicSizesDRPM(logits, scores, class_sizes=torch.tensor([3.0, 3.0, 3.0]))
 
 
-def test_exchangeable_log_prob_is_the_sizes_law_plus_the_uniform_ranking_in_value_and_gradient():
-    """The closed form ``sum_k log m_k! - log (m_k - n_k)! + n_k w_k - log n! - log P0`` against the MVHG's own
-    ``log_prob`` plus ``sum_k log n_k! - log n!``, with an urn smaller than ``n`` per class (sizes above it: -inf),
-    and the gradients of both in the logits and in a straight-through value."""
-    from pyro_drpm.distributions import MVHG
-    from pyro_drpm.partitions import ExchangeableDRPM
-
-    torch.manual_seed(1)
-    logits = torch.randn(3, dtype=torch.float64, requires_grad=True)
-    urn = torch.tensor([4.0, 2.0, 3.0], dtype=torch.float64)
-    exchangeable = ExchangeableDRPM(logits, torch.zeros(6, dtype=torch.float64), class_sizes=urn)
-    Y = exchangeable.sample(torch.Size([30])).requires_grad_()
-    sizes = Y.sum(-1)
-    reference = MVHG(urn, torch.tensor(6.0, dtype=torch.float64), logits).log_prob(sizes)
-    reference = reference + torch.lgamma(sizes + 1).sum(-1) - math.lgamma(7.0)
-    value = exchangeable.log_prob(Y)
-    torch.testing.assert_close(value, reference, atol=1e-12, rtol=0)
-    gradients = torch.autograd.grad(value.sum(), (logits, Y))
-    for got, want in zip(gradients, torch.autograd.grad(reference.sum(), (logits, Y)), strict=True):
-        torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
-    over = torch.eye(3, dtype=torch.float64)[:, [1, 1, 1, 0, 2, 2]]  # three in the class with an urn of two
-    assert exchangeable.log_prob(over) == -math.inf
-
-
 def test_cluster_ordered_size_logits_do_not_reach_the_responsibilities():
     """Only the scores follow the responsibilities with a gradient: a size gradient into the soft counts made
     DRPM-VC collapse (benchmarks/results/guide_sizes.md). The offsets shift the size logits."""
