@@ -15,9 +15,9 @@ opt-in, because compiling costs time up front:
   ``RuntimeWarning`` says so once and that kernel stays eager: results never depend on whether it compiled.
 
 So it pays off for long trainings (``benchmarks/results/clustering_cost.md`` measures the step and the first
-step). Kernels marked ``autograd=True`` compile their backward pass too (the race integral has no double
-backward in any case); the others compile only where autograd is off. The switch is global, like
-``pyro.enable_validation``; use :func:`compilation_enabled` around the training loop.
+step). A kernel is compiled with its backward pass, which needs no double backward (the race integral's custom
+backward has none in any case). The switch is global, like ``pyro.enable_validation``; use
+:func:`compilation_enabled` around the training loop.
 
 Example::
 
@@ -64,36 +64,23 @@ def compilation_enabled(enabled: bool = True):
         enable_compilation(previous)
 
 
-def compiled_kernel(function=None, *, autograd: bool = False):
-    """Mark ``function`` (pure tensor code) as a kernel, compiled while compilation is enabled.
+def compiled_kernel(function):
+    """Mark ``function`` (pure tensor code whose gradient needs no double backward) as a kernel, compiled with its
+    backward pass while compilation is enabled (traced inline when another compilation reaches it).
 
-    A kernel compiles only where autograd is off, unless ``autograd=True`` (for functions whose gradient needs
-    no double backward: TorchInductor then compiles the backward pass too). Inside another kernel's compilation
-    it is traced inline. The compiled version is created on first use; if compiling or running it raises, the
-    eager function is called instead (an error in the inputs then raises from there, as without compilation),
-    and if the eager call succeeds the kernel is marked as failed, warned about once and kept eager.
-    ``kernel.eager`` is the undecorated function. Use as ``@compiled_kernel`` or
-    ``@compiled_kernel(autograd=True)``.
+    The compiled version is created on first use; if compiling or running it raises, the eager function is
+    called instead (an error in the inputs then raises from there, as without compilation), and if the eager
+    call succeeds the kernel is marked as failed, warned about once and kept eager. ``kernel.eager`` is the
+    undecorated function.
     """
-    if function is None:
-        return functools.partial(compiled_kernel, autograd=autograd)
     state = {"compiled": None, "failed": False}
 
     @functools.wraps(function)
     def kernel(*args, **kwargs):
-        if (
-            not _ENABLED
-            or state["failed"]
-            or torch.compiler.is_compiling()
-            or (torch.is_grad_enabled() and not autograd)
-        ):
+        if not _ENABLED or state["failed"] or torch.compiler.is_compiling():
             return function(*args, **kwargs)
         if state["compiled"] is None:
             state["compiled"] = torch.compile(function)
-        if not autograd:
-            # autograd is off, so detaching changes nothing; it keeps the tracer away from the inputs' autograd
-            # state
-            args = [arg.detach() if isinstance(arg, torch.Tensor) else arg for arg in args]
         try:
             with warnings.catch_warnings():
                 # what the tracer and TorchInductor say while compiling is addressed to torch's developers

@@ -93,19 +93,6 @@ def test_a_kernel_passes_genuine_errors_through_and_stays_compiled(monkeypatch):
             assert float(first_row(torch.ones(2))) == 1.0
 
 
-def test_kernels_run_eagerly_where_autograd_is_on(monkeypatch):
-    monkeypatch.setattr(torch, "compile", lambda function: pytest.fail("compiled with autograd on"))
-
-    @compiled_kernel
-    def square(x):
-        return x * x
-
-    x = torch.tensor(3.0, requires_grad=True)
-    with pyro_drpm.compilation_enabled():
-        (gradient,) = torch.autograd.grad(square(x), x)
-    assert float(gradient) == 6.0
-
-
 def _race_terms_and_gradients(dtype, scale, seed=0, n=64, num_subsets=5):
     generator = torch.Generator().manual_seed(seed)
     logits = (scale * torch.randn(n, generator=generator, dtype=torch.float64)).to(dtype).requires_grad_()

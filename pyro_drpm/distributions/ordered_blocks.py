@@ -166,7 +166,6 @@ def _search_terms(u, a, block, x_small, *, value: bool, curvature: bool):
 
 
 @torch.no_grad()
-@compiled_kernel
 def _integration_range(a, block, sizes, x_small, drop):
     """Mode and the two ends of each block's integration interval, shapes ``(B, K)``."""
     tiny = torch.finfo(a.dtype).tiny
@@ -237,7 +236,6 @@ def _nodes_and_log_weights(left, mode, right, rules):
     return torch.cat(pieces_u, -2), torch.cat(pieces_w, -2)
 
 
-@compiled_kernel
 def _log_integrand_at_nodes(a, block, nodes, log_weights, x_small, chunk):
     """``log w_j + f_k(u_j)`` for every node and block, ``(B, num_nodes, K)``, formed ``chunk`` nodes at a time."""
     num_nodes, num_blocks = nodes.shape[-2:]
@@ -274,7 +272,6 @@ class _RaceIntegral(torch.autograd.Function):
         return grad_a * grad_log_q.gather(-1, block), None, None, None, None
 
 
-@compiled_kernel
 def _race_integral_gradient(a, block, nodes, posterior, x_small, chunk):
     """``d log q_k / d a_i = sum_j posterior[j, k] g'(u[j, k] + a_i)`` for every element ``i`` of ``S_k``,
     ``(B, n)``, formed ``chunk`` nodes at a time."""
@@ -350,7 +347,7 @@ def log_race_terms(score_logits: torch.Tensor, assignment: torch.Tensor, num_nod
     return _race_terms(logits, block, weights, num_blocks, rules).reshape(batch_shape + (num_blocks,))
 
 
-@compiled_kernel(autograd=True)
+@compiled_kernel
 def _race_terms(logits, block, weights, num_blocks, rules):
     """:func:`log_race_terms` of flat inputs, ``(B, K)``: ``logits`` and ``block`` ``(B, n)``, the assignment as
     ``weights`` ``(B, K, n)`` when its gradient is wanted (else ``None``), the two Gauss-Legendre ``rules`` of
@@ -395,7 +392,6 @@ def _log_rest_tangent(logits, log_rest, weights, has_rest):
     return ((later - later.detach()) * ratio).sum(-1)
 
 
-@compiled_kernel
 def _membership_slopes(posterior, logits, log_rest, nodes, x_small):
     """``d log q_k / d W_ki = E_k[log(1 - exp(-e^{u + l_i - log R_k}))]`` for every block and element, ``(B, K, n)``.
 
