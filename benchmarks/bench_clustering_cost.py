@@ -94,7 +94,7 @@ def _fitted_models(k: int, quick: bool) -> tuple[dict, torch.Tensor]:
     from pyro_drpm.models.clustering import DRPMClustering, VaDEClustering
 
     X, _ = load_digits_01()
-    pretrained = pretrain_digits(X, seed=0, epochs=1 if quick else 5)
+    pretrained = pretrain_digits(X, seed=0, epochs=1 if quick else 5, n_clusters=10)
     common = dict(epochs=1, pretrained=pretrained, random_state=0, progress=False)
     estimators = {
         "VaDEClustering": VaDEClustering(k, **common),

@@ -39,7 +39,7 @@ def _mean_std(values: np.ndarray) -> str:
 def run_seed(seed: int, quick: bool) -> dict:
     torch.set_num_threads(1)
     X, y = load_digits_01()
-    pretrained = pretrain_digits(X, seed=seed, epochs=3 if quick else 200)
+    pretrained = pretrain_digits(X, seed=seed, epochs=3 if quick else 200, n_clusters=UPPER_BOUND)
     settings = dict(pretrained=pretrained, random_state=seed, epochs=_svi_epochs(quick), batch_size=256, lr=1e-3)
     rows = {}
     for concentration in (*CONCENTRATIONS, LEARNED):
@@ -72,7 +72,8 @@ def main():
         "",
         f"Measured {datetime.date.today().isoformat()} on {describe_machine()}; "
         f"`python benchmarks/bench_crp_concentration.py`; {args.seeds} seeds (0-{args.seeds - 1}), the main job's "
-        f"setting (upper bound {UPPER_BOUND}, twin contrastive pretraining shared by a seed's rows, "
+        f"setting (upper bound {UPPER_BOUND}, twin contrastive pretraining with {UPPER_BOUND} cluster columns "
+        "shared by a seed's rows, "
         f"{_svi_epochs(args.quick)} SVI epochs). `DRPMClustering(partition_prior='crp')` with the concentration "
         "fixed, and the default that learns it from 1. The fixed values are looked at with the labels known: "
         "a sensitivity study, not a model selection. Mean +- std over seeds; clusters used: mean (range); the "

@@ -73,7 +73,7 @@ CONFIGS = {
 def run_seed(seed: int, epochs: int, pretrain_epochs: int) -> list[dict]:
     torch.set_num_threads(1)
     X, y = load_digits_01()
-    pretrained = pretrain_digits(X, seed, pretrain_epochs)
+    pretrained = pretrain_digits(X, seed, pretrain_epochs, n_clusters=10)
     rows = []
     for name, (cls, options) in CONFIGS.items():
         estimator = cls(K, pretrained=pretrained, prune=False, epochs=epochs, random_state=seed, progress=False)
