@@ -335,6 +335,51 @@ def test_full_covariance_clusters_in_the_feature_space_keep_a_narrow_mixture():
     )
 
 
+def test_full_covariance_clusters_on_pretrained_networks_fix_the_encoder_noise_below_them(blobs):
+    # DRPMClustering with full covariances on networks it did not build as the identity: the encoder's scale
+    # head is a frozen constant, a tenth of the initial clusters' smallest standard deviation (never above
+    # e^-2); its trunk and mean head still train. Diagonal clusters keep the trainable default e^-2.
+    X, _ = blobs
+    pretrained = pretrain(X, latent_dim=3, hidden_dims=(16,), likelihood="gaussian", epochs=5, seed=0)
+    est = DRPMClustering(n_clusters=4, covariance="full", pretrained=pretrained, random_state=0, **FAST).fit(X)
+    head = est.model_.encoder.log_scale
+    assert len(list(head.parameters())) == 0
+    assert torch.equal(head.weight, torch.zeros_like(head.weight))
+    assert torch.unique(head.bias).numel() == 1 and float(head.bias[0]) <= -2.0
+    assert len(list(est.model_.encoder.loc.parameters())) == 2
+    diagonal = DRPMClustering(n_clusters=4, pretrained=pretrained, random_state=0, **FAST).fit(X)
+    assert len(list(diagonal.model_.encoder.log_scale.parameters())) == 2
+    # the same networks, copied: the shared pretraining is left as it was
+    assert len(list(pretrained.encoder.log_scale.parameters())) == 2
+
+
+@pytest.mark.slow
+def test_full_covariance_drpm_vc_keeps_the_digit_clusters_with_the_noise_fixed():
+    # regression: with the default noise e^-2 (trainable) against full-covariance clusters whose smallest
+    # standard deviation is about 0.03, the delete moves and SVI merged the digits into 3 clusters (ACC 0.30
+    # in this setting); with the noise fixed at a tenth of that: 12 clusters, ACC 0.86
+    from pyro_drpm.datasets import load_digits_01
+    from pyro_drpm.models.clustering.metrics import cluster_accuracy
+
+    X, y = load_digits_01()
+    pretrained = pretrain(
+        X,
+        latent_dim=10,
+        hidden_dims=(256, 256),
+        likelihood="bernoulli",
+        epochs=40,
+        seed=0,
+        objective="contrastive",
+        n_clusters=20,
+    )
+    est = DRPMClustering(20, covariance="full", pretrained=pretrained, epochs=30, random_state=0, progress=False)
+    est.fit(X)
+    assert est.n_clusters_ >= 9
+    assert cluster_accuracy(y, est.labels_) > 0.8
+    noise = float(est.model_.encoder.log_scale.bias.exp().max())
+    assert noise < 0.5 * est.model_.smallest_cluster_scale()
+
+
 def test_full_covariance_mixture_starts_on_ill_conditioned_codes():
     # 30-D codes of rank 3 at very different scales: the k-means clusters' inverted covariances must be exactly
     # symmetric for scikit-learn (12 of these 20 raised before the precisions were symmetrised)
