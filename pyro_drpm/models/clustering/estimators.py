@@ -131,6 +131,17 @@ def _check_positive_float(name: str, value) -> float:
 
 
 @torch.no_grad()
+def _reset_encoder_noise_below_clusters(networks: PretrainedAutoencoder, model: LatentClusteringModel) -> float:
+    """Set the encoder's scale head to the constant log noise ``log(f * smallest)``, ``f`` =
+    :data:`_FULL_COVARIANCE_NOISE_FRACTION` and ``smallest`` the clusters' smallest standard deviation in any
+    direction, never above the head's current largest bias (the default ``e^-2``); return that log noise."""
+    smallest = model.smallest_cluster_scale()
+    log_scale = min(math.log(_FULL_COVARIANCE_NOISE_FRACTION * smallest), float(networks.encoder.log_scale.bias.max()))
+    networks.encoder.reset_scale(log_scale)
+    return log_scale
+
+
+@torch.no_grad()
 def _fit_identity_networks_to_clusters(networks: PretrainedAutoencoder, model: LatentClusteringModel) -> None:
     """Fit the identity networks to full-covariance clusters: their noise, ``q(z | x) = N(x, s^2)`` and a
     Gaussian ``p(x | z) = N(z, s^2)``, starts at ``s`` = :data:`_FULL_COVARIANCE_NOISE_FRACTION` times the clusters'
@@ -148,9 +159,7 @@ def _fit_identity_networks_to_clusters(networks: PretrainedAutoencoder, model: L
     is a reconstruction error of several ``s`` (breast cancer: a loss of thousands of nats a point after the
     first epoch, instead of the mixture's fraction of a nat).
     """
-    smallest = model.smallest_cluster_scale()
-    log_scale = min(math.log(_FULL_COVARIANCE_NOISE_FRACTION * smallest), float(networks.encoder.log_scale.bias.max()))
-    networks.encoder.reset_scale(log_scale)
+    log_scale = _reset_encoder_noise_below_clusters(networks, model)
     if networks.decoder.obs_log_scale is not None:
         networks.decoder.obs_log_scale.fill_(log_scale)
     freeze_(networks.encoder.loc)
@@ -171,9 +180,7 @@ def _fix_encoder_noise_to_clusters(networks: PretrainedAutoencoder, model: Laten
     grew during SVI (from 0.003 to a median of 0.16) and the final delete moves merged again (7 and 8 clusters,
     ACC 0.68 and 0.79); fixed small, 13 clusters and ACC 0.89 on both seeds.
     """
-    smallest = model.smallest_cluster_scale()
-    log_scale = min(math.log(_FULL_COVARIANCE_NOISE_FRACTION * smallest), float(networks.encoder.log_scale.bias.max()))
-    networks.encoder.reset_scale(log_scale)
+    _reset_encoder_noise_below_clusters(networks, model)
     freeze_(networks.encoder.log_scale)
 
 
