@@ -389,24 +389,13 @@ def _leave_one_out(spectra: list[torch.Tensor], before: list[torch.Tensor]) -> t
     return torch.stack([after[1], *middle, before[num_classes - 2]], dim=-2)
 
 
-def _products_of_spectra(spectra: torch.Tensor, reverse: bool = False) -> torch.Tensor:
-    """:func:`_running_products` of stacked spectra ``(..., K, F)``, stacked: one ``cumprod`` where no gradient is
-    recorded (the same products, in the same order, to rounding), the loop where autograd records them (complex
-    ``cumprod``'s backward is the slow part)."""
-    if torch.is_grad_enabled() and spectra.requires_grad:
-        return torch.stack(_running_products(list(spectra.unbind(-2)), reverse), dim=-2)
-    if reverse:
-        return spectra.flip(-2).cumprod(-2).flip(-2)
-    return spectra.cumprod(-2)
-
-
 def _log_normalizer_value(logits, sizes, total, plan: UrnPlan):
     """``log P0`` and what its gradient reuses: the tilted pmfs, their spectra and the spectra's running
-    products (both stacked, ``(..., K, L // 2 + 1)``)."""
+    products."""
     log_pmfs = log_tilted_pmfs(logits, sizes, plan)
-    spectra = _rfft(log_pmfs.exp(), plan.fft_len)
-    before = _products_of_spectra(spectra)
-    pmf = _irfft(before[..., -1, :], plan.fft_len)
+    spectra = _spectra(log_pmfs, plan)
+    before = _running_products(spectra)
+    pmf = _irfft(before[-1], plan.fft_len)
     at_total = plan.full.read(pmf, total.long().unsqueeze(-1), 0.0).squeeze(-1)
     # At the saddle point P(S = N) is near the mode of S (>= ~1 / (3 sqrt(var S) + 3)); the clamp only guards log.
     tiny = torch.finfo(at_total.dtype).tiny
@@ -418,18 +407,14 @@ def _mean_counts(log_pmfs, spectra, before, sizes, total, plan: UrnPlan) -> torc
     """``E[x_k]`` under the MVHG, ``(..., K)``: ``sum_j j pmf_k(j) P(S_{-k} = N - j)`` over its normaliser.
 
     The leave-one-out sums ``S_{-k}`` come from the prefix products ``before`` and suffix products of the
-    spectra (stacked, as :func:`_log_normalizer_value` returns them). They are read at ``(N - j - offset) mod L``
-    without the band: every count ``j`` that carries mass has ``N - j`` in the bulk of ``S_{-k}``, which the FFT
-    length holds without folding (see :func:`covers`); elsewhere ``pmf_k(j)`` is below ``exp(-c)``, and counts
-    beyond the urn's reach get weight 0.
+    spectra. They are read at ``(N - j - offset) mod L`` without the band: every count ``j`` that carries mass
+    has ``N - j`` in the bulk of ``S_{-k}``, which the FFT length holds without folding (see :func:`covers`);
+    elsewhere ``pmf_k(j)`` is below ``exp(-c)``, and counts beyond the urn's reach get weight 0.
     """
-    num_classes = spectra.shape[-2]
+    num_classes = len(spectra)
     if num_classes == 1:
         return total.unsqueeze(-1).expand(sizes.shape).clone()
-    after = _products_of_spectra(spectra, reverse=True)
-    middle = before[..., :-2, :] * after[..., 2:, :]  # prod_{l < k} * prod_{l > k} for k = 1..K-2
-    leave_one_out = torch.cat([after[..., 1:2, :], middle, before[..., -2:-1, :]], dim=-2)
-    others = _irfft(leave_one_out, plan.fft_len)
+    others = _irfft(_leave_one_out(spectra, before), plan.fft_len)
     need = total.long().unsqueeze(-1).unsqueeze(-1) - plan.counts
     index = torch.remainder(need - plan.others.offset.unsqueeze(-1), plan.fft_len)
     reach = (sizes.sum(-1, keepdim=True) - sizes).long().unsqueeze(-1)
@@ -446,15 +431,17 @@ class _LogNormalizer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, sizes, total, plan):
         value, log_pmfs, spectra, before = _log_normalizer_value(logits, sizes, total, plan)
-        ctx.save_for_backward(logits, sizes, total, log_pmfs, spectra, before)
-        ctx.plan = plan
+        ctx.save_for_backward(logits, sizes, total, log_pmfs, *spectra, *before)
+        ctx.plan, ctx.num_classes = plan, len(spectra)
         return value
 
     @staticmethod
     def backward(ctx, grad_value):
-        logits, sizes, total, log_pmfs, spectra, before = ctx.saved_tensors
+        logits, sizes, total, log_pmfs, *products = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph: the mean as a function of the logits
             _, log_pmfs, spectra, before = _log_normalizer_value(logits, sizes, total, ctx.plan)
+        else:
+            spectra, before = products[: ctx.num_classes], products[ctx.num_classes :]
         mean = _mean_counts(log_pmfs, spectra, before, sizes, total, ctx.plan)
         return grad_value.unsqueeze(-1) * mean, None, None, None
 

@@ -246,6 +246,32 @@ def _log_integrand_at_nodes(a, block, nodes, log_weights, x_small, chunk):
     return log_weights + nodes - nodes.exp() + torch.cat(sums, -2)
 
 
+class _RaceIntegral(torch.autograd.Function):
+    """``log q_k`` for all blocks by quadrature, with an analytic, chunked backward pass to ``a``.
+
+    Also returns the quadrature's posterior over the nodes (``(B, num_nodes, K)``, no gradient), which the value
+    gradient reuses instead of integrating again.
+    """
+
+    @staticmethod
+    def forward(ctx, a, block, nodes, log_weights, x_small):
+        chunk = max(1, _CHUNK_ELEMENTS // max(1, a.numel()))
+        log_terms = _log_integrand_at_nodes(a, block, nodes, log_weights, x_small, chunk)
+        log_q = log_terms.logsumexp(-2)
+        posterior = (log_terms - log_q.unsqueeze(-2)).exp()
+        ctx.save_for_backward(a, block, nodes, posterior)
+        ctx.x_small, ctx.chunk = x_small, chunk
+        ctx.mark_non_differentiable(posterior)
+        return log_q, posterior
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_log_q, _):
+        a, block, nodes, posterior = ctx.saved_tensors
+        grad_a = _race_integral_gradient(a, block, nodes, posterior, ctx.x_small, ctx.chunk)
+        return grad_a * grad_log_q.gather(-1, block), None, None, None, None
+
+
 def _race_integral_gradient(a, block, nodes, posterior, x_small, chunk):
     """``d log q_k / d a_i = sum_j posterior[j, k] g'(u[j, k] + a_i)`` for every element ``i`` of ``S_k``,
     ``(B, n)``, formed ``chunk`` nodes at a time."""
@@ -326,76 +352,44 @@ def _race_terms(logits, block, weights, num_blocks, rules):
     """:func:`log_race_terms` of flat inputs, ``(B, K)``: ``logits`` and ``block`` ``(B, n)``, the assignment as
     ``weights`` ``(B, K, n)`` when its gradient is wanted (else ``None``), the two Gauss-Legendre ``rules`` of
     :func:`_split_rules`."""
-    return _RaceTerms.apply(logits, block, weights, num_blocks, rules)
+    x_small, drop, _ = _quadrature_settings(logits.dtype)
+    k = torch.arange(num_blocks, device=block.device)
+    member = block.unsqueeze(-2) == k.unsqueeze(-1)  # (B, K, n)
+    later = block.unsqueeze(-2) > k.unsqueeze(-1)
+    sizes = member.sum(-1).to(logits.dtype)
+    log_rest = _masked_logsumexp(logits.unsqueeze(-2), later)  # log R_k, -inf if nothing comes later
+    has_rest = torch.isfinite(log_rest)
+    certain = (sizes == 0) | ~has_rest  # q = 1 exactly
+    log_rest = torch.where(has_rest, log_rest, torch.zeros_like(log_rest))
+    if weights is not None:
+        log_rest = log_rest + _log_rest_tangent(logits.detach(), log_rest.detach(), weights, has_rest)
+    certain_element = certain.gather(-1, block)
+    a = torch.where(certain_element, torch.zeros_like(logits), logits - log_rest.gather(-1, block))
+
+    left, mode, right = _integration_range(a.detach(), block, sizes, x_small, drop)
+    nodes, log_weights = _nodes_and_log_weights(left, mode, right, rules)
+    log_q, posterior = _RaceIntegral.apply(a, block, nodes, log_weights, x_small)
+    log_q = torch.where(certain, torch.zeros_like(log_q), log_q)
+    if weights is not None:
+        with torch.no_grad():
+            slopes = _membership_slopes(posterior, logits.detach(), log_rest.detach(), nodes, x_small)
+        slopes = torch.where(has_rest.unsqueeze(-1), slopes, torch.zeros_like(slopes))
+        log_q = log_q + ((weights - weights.detach()) * slopes).sum(-1)
+    return log_q
 
 
-class _RaceTerms(torch.autograd.Function):
-    """``log q_k`` of every block by quadrature, with an analytic backward pass to the logits and, when given, to
-    the assignment ``weights`` (the soft extension of :func:`log_race_terms`).
+def _log_rest_tangent(logits, log_rest, weights, has_rest):
+    """Zero in value; its gradient is that of ``log R_k = log sum_i (sum_{j > k} W_ji) e^{l_i}`` in the weights.
 
-    The forward pass builds no autograd graph; the backward pass reuses the quadrature's nodes and its posterior
-    over them. With ``a_i = l_i - log R_{k(i)}`` and ``log R_k`` the log-sum-exp of the later blocks' logits,
-
-    .. math::
-
-        \\frac{\\partial}{\\partial l_i} = g_i + \\sum_{k < k(i)} D_k\\, e^{l_i - \\log R_k}, \\qquad
-        \\frac{\\partial}{\\partial W_{ji}} = \\bar q_j\\, \\sigma_{ji} + \\sum_{k < j} D_k\\, e^{l_i - \\log R_k},
-
-    with :math:`g_i = \\bar q_{k(i)} \\partial \\log q_{k(i)} / \\partial a_i` (:func:`_race_integral_gradient`),
-    :math:`D_k = -\\sum_{i \\in S_k} g_i` the gradient of :math:`\\log R_k`, :math:`\\bar q` the incoming gradient
-    and :math:`\\sigma` the membership slopes (:func:`_membership_slopes`); blocks with nothing after them, and
-    certain blocks (``q = 1``), pass no gradient through ``a``.
+    ``d log R_k / d W_ji = e^{l_i - log R_k}`` for every ``j > k``; blocks with nothing after them (``R_k = 0``)
+    get no gradient (their factor is exactly 1 on the support). The exponent is capped at half the dtype's
+    range so that an element far above the later ones gives a huge but finite slope.
     """
-
-    @staticmethod
-    def forward(ctx, logits, block, weights, num_blocks, rules):
-        x_small, drop, _ = _quadrature_settings(logits.dtype)
-        k = torch.arange(num_blocks, device=block.device)
-        member = block.unsqueeze(-2) == k.unsqueeze(-1)  # (B, K, n)
-        later = block.unsqueeze(-2) > k.unsqueeze(-1)
-        sizes = member.sum(-1).to(logits.dtype)
-        log_rest = _masked_logsumexp(logits.unsqueeze(-2), later)  # log R_k, -inf if nothing comes later
-        has_rest = torch.isfinite(log_rest)
-        certain = (sizes == 0) | ~has_rest  # q = 1 exactly
-        log_rest = torch.where(has_rest, log_rest, torch.zeros_like(log_rest))
-        certain_element = certain.gather(-1, block)
-        a = torch.where(certain_element, torch.zeros_like(logits), logits - log_rest.gather(-1, block))
-
-        left, mode, right = _integration_range(a, block, sizes, x_small, drop)
-        nodes, log_weights = _nodes_and_log_weights(left, mode, right, rules)
-        chunk = max(1, _CHUNK_ELEMENTS // max(1, a.numel()))
-        log_terms = _log_integrand_at_nodes(a, block, nodes, log_weights, x_small, chunk)
-        log_q = log_terms.logsumexp(-2)
-        posterior = (log_terms - log_q.unsqueeze(-2)).exp()
-        ctx.save_for_backward(logits, block, a, nodes, posterior, log_rest, has_rest, certain_element)
-        ctx.x_small, ctx.chunk, ctx.with_weights = x_small, chunk, weights is not None
-        return torch.where(certain, torch.zeros_like(log_q), log_q)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_log_q):
-        logits, block, a, nodes, posterior, log_rest, has_rest, certain_element = ctx.saved_tensors
-        num_blocks = grad_log_q.shape[-1]
-        grad_a = _race_integral_gradient(a, block, nodes, posterior, ctx.x_small, ctx.chunk)
-        grad_a = torch.where(certain_element, torch.zeros_like(grad_a), grad_a * grad_log_q.gather(-1, block))
-        # the gradient of log R_k (through a_i = l_i - log R_k of its block's elements), none without a rest
-        grad_log_rest = -_block_sums(grad_a.unsqueeze(-2), block, num_blocks).squeeze(-2)
-        grad_log_rest = torch.where(has_rest, grad_log_rest, torch.zeros_like(grad_log_rest))
-        # e^{l_i - log R_k}, capped at half the dtype's range (an element far above the later ones, k >= k(i))
-        cap = 0.5 * math.log(torch.finfo(logits.dtype).max)
-        ratio = (logits.unsqueeze(-2) - log_rest.unsqueeze(-1)).clamp(max=cap).exp()  # (B, K, n)
-        k = torch.arange(num_blocks, device=block.device)
-        later = block.unsqueeze(-2) > k.unsqueeze(-1)
-        through_rest = grad_log_rest.unsqueeze(-1) * ratio  # (B, K, n); zero where R_k = 0
-        grad_logits = grad_a + torch.where(later, through_rest, torch.zeros_like(through_rest)).sum(-2)
-        grad_weights = None
-        if ctx.with_weights:
-            slopes = _membership_slopes(posterior, logits, log_rest, nodes, ctx.x_small)
-            slopes = torch.where(has_rest.unsqueeze(-1), slopes, torch.zeros_like(slopes))
-            # log R_k = log sum_i (sum_{j > k} W_ji) e^{l_i}: W_ji reaches every log R_k with k < j
-            earlier = through_rest.cumsum(-2) - through_rest
-            grad_weights = grad_log_q.unsqueeze(-1) * slopes + earlier
-        return grad_logits, None, grad_weights, None, None
+    later = weights.flip(-2).cumsum(-2).flip(-2) - weights  # sum_{j > k} W_j, (B, K, n)
+    cap = 0.5 * math.log(torch.finfo(logits.dtype).max)
+    ratio = (logits.unsqueeze(-2) - log_rest.unsqueeze(-1)).clamp(max=cap).exp()
+    ratio = torch.where(has_rest.unsqueeze(-1), ratio, torch.zeros_like(ratio))
+    return ((later - later.detach()) * ratio).sum(-1)
 
 
 def _membership_slopes(posterior, logits, log_rest, nodes, x_small):
@@ -406,54 +400,24 @@ def _membership_slopes(posterior, logits, log_rest, nodes, x_small):
     enter its integrand with weight 0. The term is ``log(-expm1(-y))`` with ``y = e^u e^{l_i - log R_k}`` (an
     outer product: one exponential per node and per element instead of one per pair), to within ``eps`` in
     absolute terms, enough for a gradient: ``y`` is floored at ``e^{x_small} = eps``, below which the term is
-    ``x`` itself (``e^x / 2 < eps``), added back as ``min(x - x_small, 0)`` (by :func:`_mass_below`, from
-    prefix sums over the sorted nodes rather than one more term per node and element). Both factors are clamped
-    to half the dtype's exponent range, so their product neither overflows nor meets ``0 * inf``.
-
-    Only the pairs of a block and an element whose terms change across the block's nodes are formed node by
-    node: where every node of the block has ``y <= eps`` the floored term is the constant ``log(1 - e^-eps)``,
-    and where every node has ``y >= log(1 / eps)`` the term lies in ``[log(1 - eps), 0]`` and is left out (an
-    absolute change of at most ``eps``). In a clustering guide, whose blocks are far apart in score, that leaves
-    about one pair in four.
+    ``x`` itself (``e^x / 2 < eps``), added back as ``min(x - x_small, 0)``. Both factors are clamped to half the
+    dtype's exponent range, so their product neither overflows nor meets ``0 * inf``.
     """
     cap = 0.5 * math.log(torch.finfo(logits.dtype).max)
     shifted = logits.unsqueeze(-2) - log_rest.unsqueeze(-1)  # (B, K, n)
-    nodes, posterior = nodes.transpose(-1, -2).contiguous(), posterior.transpose(-1, -2).contiguous()  # (B, K, J)
-    slopes = _mass_below(nodes, posterior, shifted - x_small)  # the terms' part below log eps
+    exp_shifted = shifted.clamp(-cap, cap).exp().unsqueeze(-2)
+    nodes, posterior = nodes.transpose(-1, -2), posterior.transpose(-1, -2)  # (B, K, num_nodes)
+    exp_nodes = nodes.clamp(-cap, cap).exp()
     floor = math.exp(x_small)
-    all_low = nodes[..., -1:] + shifted <= x_small  # the nodes ascend: the last is the largest
-    all_high = nodes[..., :1] + shifted >= math.log(-x_small)  # y = e^x >= log(1 / eps) at every node
-    floor_term = torch.tensor(-floor, dtype=logits.dtype, device=logits.device).expm1().neg().log()
-    slopes += torch.where(all_low, floor_term * posterior.sum(-1, keepdim=True), torch.zeros_like(slopes))
-    pairs = (~(all_low | all_high)).nonzero(as_tuple=True)  # (batch, block, element) of the terms to form
-    if pairs[0].numel() == 0:
-        return slopes
-    pair_blocks = pairs[:2]
-    minus_exp_shifted = shifted[pairs].clamp(-cap, cap).exp().neg_().unsqueeze(-1)  # (M, 1)
-    exp_nodes, weights = nodes.clamp(-cap, cap).exp(), posterior
-    chunk = max(1, _CHUNK_ELEMENTS // nodes.shape[-1])
-    values = []
-    for start in range(0, minus_exp_shifted.shape[0], chunk):
-        part = tuple(index[start : start + chunk] for index in pair_blocks)
-        terms = (exp_nodes[part] * minus_exp_shifted[start : start + chunk]).clamp_(max=-floor)  # -y, (m, J)
-        terms = expm1(terms, inplace=True).neg_().log_()  # log(1 - e^-y), at least log(eps)
-        values.append(torch.linalg.vecdot(weights[part], terms))
-    return slopes.index_put_(pairs, torch.cat(values), accumulate=True)
-
-
-def _mass_below(nodes, posterior, offset):
-    """``sum_j posterior[j] min(nodes[j] + offset_i, 0)`` for every block and element, ``(B, K, n)``.
-
-    ``nodes`` ``(B, K, J)`` ascending in each block (the two Gauss-Legendre rules of
-    :func:`_nodes_and_log_weights`, left then right of the mode), ``posterior`` their weights and ``offset``
-    ``(B, K, n)``: the nodes below ``-offset_i`` are a prefix, so the sum is ``U_m + P_m offset_i`` with ``P``,
-    ``U`` the prefix sums of the weights and of weight times node, ``m`` the prefix's length.
-    """
-    zero = posterior.new_zeros(posterior.shape[:-1] + (1,))
-    mass = torch.cat([zero, posterior.cumsum(-1)], -1)
-    moment = torch.cat([zero, (posterior * nodes).cumsum(-1)], -1)
-    count = torch.searchsorted(nodes, offset.neg())  # nodes strictly below -offset
-    return moment.gather(-1, count) + mass.gather(-1, count) * offset
+    slopes = torch.zeros_like(shifted)
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, shifted.numel()))
+    for start in range(0, nodes.shape[-1], chunk):
+        end = start + chunk
+        below = (nodes[..., start:end, None] + shifted.unsqueeze(-2)).sub_(x_small).clamp_(max=0.0)
+        terms = (exp_nodes[..., start:end, None] * exp_shifted).clamp_(min=floor)
+        terms = expm1(terms.neg_(), inplace=True).neg_().log_().add_(below)  # (B, K, c, n)
+        slopes += (posterior[..., None, start:end] @ terms).squeeze(-2)
+    return slopes
 
 
 def log_prob_ordered_blocks(

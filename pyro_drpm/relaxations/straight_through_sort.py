@@ -51,8 +51,7 @@ __all__ = ["band_exponent", "straight_through_sort", "straight_through_sort_refe
 # Rows of the relaxed matrix formed at once in the backward pass. A chunk spans the union of its rows' bands,
 # about (band + rows) columns, so fewer rows waste fewer entries while more rows save per-chunk overhead (about
 # 15 tensor operations); 128 measured best at n = 1024..65536. Dense rows (SoftSort, high temperatures) are
-# capped by the entry budget (4 MB blocks in float32). A dense backward (below _BANDED_FROM) whose whole matrix fits
-# the budget is one chunk: at n = 225 with a K = 20 left factor that measured 8% faster than chunks of 128 rows.
+# capped by the entry budget (4 MB blocks in float32).
 _CHUNK_ROWS = 128
 _CHUNK_ENTRIES = 1 << 20
 # Below this many elements the dense chunked backward is faster than finding the band (its binary search costs
@@ -128,12 +127,9 @@ def _band(relaxation: _Relaxation, exponent: float) -> tuple[torch.Tensor, torch
     return left, low
 
 
-def _chunks(left: torch.Tensor, right: torch.Tensor, dense: bool = False) -> list[tuple[int, int, int, int]]:
-    """Row chunks ``(a, b, lo, hi)``: rows ``a:b`` need the sorted columns ``lo:hi`` (one host transfer); a
-    ``dense`` matrix (every row spans all columns) that fits the entry budget is a single chunk."""
+def _chunks(left: torch.Tensor, right: torch.Tensor) -> list[tuple[int, int, int, int]]:
+    """Row chunks ``(a, b, lo, hi)``: rows ``a:b`` need the sorted columns ``lo:hi`` (one host transfer)."""
     n = left.shape[-1]
-    if dense and n * n <= _CHUNK_ENTRIES:
-        return [(0, n, 0, n)]
     width = int((right - left).max()) + 1
     rows = max(1, min(n, _CHUNK_ROWS, _CHUNK_ENTRIES // (width + _CHUNK_ROWS)))
     starts = list(range(0, n, rows))
@@ -161,7 +157,7 @@ def _vjp(relaxation: _Relaxation, gradient_block, banded: bool, need_temperature
     grad_tau = x.new_zeros(())
     if relaxation.name == "neuralsort":
         weights = torch.stack([relaxation.weight, -torch.ones_like(x)])  # d z / d (x, aux), times tau
-    for a, b, lo, hi in _chunks(left, right, dense=not banded):
+    for a, b, lo, hi in _chunks(left, right):
         logits = relaxation.block(a, b, lo, hi)
         probs = torch.softmax(logits, dim=-1)
         grad = gradient_block(a, b, lo, hi)

@@ -357,7 +357,7 @@ def test_membership_slopes_equal_the_direct_formula(dtype):
     x_small = _quadrature_settings(dtype)[0]
     logits = torch.cat([3 * torch.randn(2, 40), 1e3 * torch.randn(2, 8)], -1).to(dtype)  # extremes included
     log_rest = (4 * torch.randn(2, 5)).to(dtype)
-    nodes = (torch.rand(2, 16, 5) * 30 - 20).sort(-2).values.to(dtype)  # log-times, ascending as the rules place them
+    nodes = (torch.rand(2, 16, 5) * 30 - 20).to(dtype)  # log-times as the quadrature places them
     posterior = torch.softmax(torch.randn(2, 16, 5), dim=-2).to(dtype)
     got = _membership_slopes(posterior, logits, log_rest, nodes, x_small)
     expected = _direct_membership_slopes(posterior, logits, log_rest, nodes, x_small)
@@ -366,17 +366,3 @@ def test_membership_slopes_equal_the_direct_formula(dtype):
     # against the switch to x), relative to the terms' magnitude
     eps = torch.finfo(dtype).eps
     assert torch.allclose(got, expected, rtol=16 * eps, atol=16 * eps)
-
-
-def test_mass_below_matches_the_sum_over_nodes():
-    from pyro_drpm.distributions.ordered_blocks import _mass_below
-
-    torch.manual_seed(5)
-    nodes = (torch.rand(3, 4, 12, dtype=torch.float64) * 20 - 15).sort(-1).values
-    nodes[..., 5] = nodes[..., 4]  # tied nodes (an interval of zero width puts every node of a rule at the mode)
-    posterior = torch.softmax(torch.randn(3, 4, 12, dtype=torch.float64), -1)
-    offset = 10 * torch.randn(3, 4, 30, dtype=torch.float64)
-    offset[..., :3] = -nodes[..., [0, 4, 11]]  # offsets exactly at a node, where the term is 0 either way
-    got = _mass_below(nodes, posterior, offset)
-    expected = (posterior.unsqueeze(-1) * (nodes.unsqueeze(-1) + offset.unsqueeze(-2)).clamp(max=0)).sum(-2)
-    assert torch.allclose(got, expected, rtol=0, atol=1e-12)

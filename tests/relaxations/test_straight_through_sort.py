@@ -57,19 +57,6 @@ def test_gradients_equal_the_dense_construction(relaxation, n, temperature):
 
 
 @pytest.mark.parametrize("relaxation", RELAXATIONS)
-def test_dense_backward_in_row_chunks_equals_the_dense_construction(relaxation, monkeypatch):
-    """A dense matrix larger than the entry budget is split into row chunks (one chunk when it fits): both give
-    the dense construction's gradients."""
-    module = importlib.import_module("pyro_drpm.relaxations.straight_through_sort")
-    assert module._chunks(torch.zeros(100, dtype=torch.long), torch.full((100,), 99), dense=True) == [(0, 100, 0, 100)]
-    monkeypatch.setattr(module, "_CHUNK_ENTRIES", 30 * 100)
-    assert len(module._chunks(torch.zeros(100, dtype=torch.long), torch.full((100,), 99), dense=True)) > 1
-    scores = torch.randn(2, 100, dtype=torch.float64)
-    _compare(scores, 0.5, relaxation)
-    _compare(scores, 0.5, relaxation, num_rows=3)
-
-
-@pytest.mark.parametrize("relaxation", RELAXATIONS)
 def test_gradients_with_ties_and_extreme_logits(relaxation):
     ties = torch.tensor([[0.5, -1.0, 0.5, 2.0, -1.0, 0.5, 3.0, 2.0]], dtype=torch.float64)
     extreme = 1e3 * torch.randn(1, 40, dtype=torch.float64)
