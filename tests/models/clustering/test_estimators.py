@@ -354,10 +354,14 @@ def test_full_covariance_clusters_on_pretrained_networks_fix_the_encoder_noise_b
 
 
 @pytest.mark.slow
-def test_full_covariance_drpm_vc_keeps_the_digit_clusters_with_the_noise_fixed():
+@pytest.mark.parametrize("seed", [0, 1])
+def test_full_covariance_drpm_vc_keeps_the_digit_clusters_with_the_noise_fixed(seed):
     # regression: with the default noise e^-2 (trainable) against full-covariance clusters whose smallest
-    # standard deviation is about 0.03, the delete moves and SVI merged the digits into 3 clusters (ACC 0.30
-    # in this setting); with the noise fixed at a tenth of that: 12 clusters, ACC 0.86
+    # standard deviation is about 0.03, the delete moves and SVI merged the digits (seed 0: 3 clusters, ACC 0.30
+    # where this test was written; seeds 0 / 1 on a second machine: 6 / 5 clusters, ACC 0.59 / 0.49). With the
+    # noise fixed at a tenth of that: 12 clusters, ACC 0.86 there; 9 / 11 clusters, ACC 0.78 / 0.81 on the
+    # second machine (seeds 2 and 3: 10 / 11, 0.83 / 0.90). Per-seed results move between machines, so the
+    # accuracy bound sits in the gap between the merged and the fixed runs.
     from pyro_drpm.datasets import load_digits_01
     from pyro_drpm.models.clustering.metrics import cluster_accuracy
 
@@ -368,14 +372,14 @@ def test_full_covariance_drpm_vc_keeps_the_digit_clusters_with_the_noise_fixed()
         hidden_dims=(256, 256),
         likelihood="bernoulli",
         epochs=40,
-        seed=0,
+        seed=seed,
         objective="contrastive",
         n_clusters=20,
     )
-    est = DRPMClustering(20, covariance="full", pretrained=pretrained, epochs=30, random_state=0, progress=False)
+    est = DRPMClustering(20, covariance="full", pretrained=pretrained, epochs=30, random_state=seed, progress=False)
     est.fit(X)
     assert est.n_clusters_ >= 9
-    assert cluster_accuracy(y, est.labels_) > 0.8
+    assert cluster_accuracy(y, est.labels_) > 0.7
     noise = float(est.model_.encoder.log_scale.bias.exp().max())
     assert noise < 0.5 * est.model_.smallest_cluster_scale()
 
