@@ -32,12 +32,23 @@ from pyro.infer import SVI, Trace_ELBO, TraceMeanField_ELBO
 from pyro_drpm.infer.minibatch import minibatches
 from pyro_drpm.infer.schedules import Schedule
 
-__all__ = ["ELBOS", "SVIModel", "train_svi"]
+__all__ = ["ELBOS", "SVIModel", "svi_optimizer", "train_svi"]
 
 #: ``"trace"``: Pyro's ``Trace_ELBO`` (Monte-Carlo log-density differences at every site); ``"meanfield"``:
 #: ``TraceMeanField_ELBO``, the same bound with analytic KL divergences where Pyro knows them, Monte Carlo
 #: elsewhere. Both are unbiased ELBO estimates.
 ELBOS = {"trace": Trace_ELBO, "meanfield": TraceMeanField_ELBO}
+
+
+def svi_optimizer(lr: float = 1e-3) -> pyro.optim.PyroOptim:
+    """The optimiser of :func:`train_svi`: Pyro's ``ClippedAdam`` at learning rate ``lr``, every gradient entry
+    clipped to ``[-100, 100]``.
+
+    Example::
+
+        >>> svi = SVI(lambda: None, lambda: None, svi_optimizer(1e-2), Trace_ELBO())
+    """
+    return pyro.optim.ClippedAdam({"lr": lr, "clip_norm": 100.0})
 
 
 class SVIModel(Protocol):
@@ -64,7 +75,8 @@ def train_svi(
     progress: bool = False,
     desc: str | None = None,
 ) -> list[float]:
-    """Maximise the ELBO of ``model.model`` / ``model.guide`` with Pyro's ``SVI`` and clipped Adam.
+    """Maximise the ELBO of ``model.model`` / ``model.guide`` with Pyro's ``SVI`` and clipped Adam
+    (:func:`svi_optimizer`).
 
     Every epoch visits every row of ``X`` once, in ``ceil(N / batch_size)`` random batches of near-equal size
     (:func:`~pyro_drpm.infer.minibatch.minibatches`). Before step ``t`` of ``T`` every schedule is evaluated at
@@ -79,8 +91,7 @@ def train_svi(
         raise ValueError(f"unknown elbo {elbo!r}; expected one of {sorted(ELBOS)}")
     schedules = dict(schedules or {})
     loss_fn = ELBOS[elbo](num_particles=num_particles, vectorize_particles=False)
-    optimizer = pyro.optim.ClippedAdam({"lr": lr, "clip_norm": 100.0})
-    svi = SVI(model.model, model.guide, optimizer, loss_fn)
+    svi = SVI(model.model, model.guide, svi_optimizer(lr), loss_fn)
     n = X.shape[0]
     total_steps = max(1, epochs * max(1, math.ceil(n / batch_size)))
     epoch_iter = range(epochs)

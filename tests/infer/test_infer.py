@@ -7,7 +7,14 @@ import pyro.distributions as dist
 import pytest
 import torch
 
-from pyro_drpm.infer import ConstantSchedule, ExponentialSchedule, LinearSchedule, PathDerivative, train_svi
+from pyro_drpm.infer import (
+    ConstantSchedule,
+    ExponentialSchedule,
+    LinearSchedule,
+    PathDerivative,
+    svi_optimizer,
+    train_svi,
+)
 
 
 def test_exponential_schedule_interpolates_geometrically_and_clamps():
@@ -43,6 +50,18 @@ def test_train_svi_passes_each_schedule_value_to_model_and_guide():
     with pyro.get_param_store().scope():
         train_svi(Problem(), torch.randn(20), epochs=2, batch_size=10, schedules={"temperature": LinearSchedule(1, 0)})
     assert seen["model"] == seen["guide"] == pytest.approx([1.0, 0.75, 0.5, 0.25])
+
+
+def test_svi_optimizer_is_clipped_adam_whose_first_step_moves_by_the_learning_rate():
+    # Adam's first step is lr * sign(grad) whatever the gradient's size; ClippedAdam first clips every gradient
+    # entry to [-100, 100] (here in place, visible on .grad)
+    param = torch.nn.Parameter(torch.zeros(3))
+    optimizer = svi_optimizer(0.1)
+    assert isinstance(optimizer, pyro.optim.PyroOptim)
+    param.grad = torch.tensor([1e4, -2.0, 1e-3])
+    optimizer([param])
+    assert torch.allclose(param.detach(), torch.tensor([-0.1, 0.1, -0.1]), rtol=1e-3)  # Adam's eps: 3e-4 at 1e-3
+    assert param.grad.tolist() == pytest.approx([100.0, -2.0, 1e-3])
 
 
 def test_path_derivative_keeps_the_value_and_drops_only_the_direct_gradient():
