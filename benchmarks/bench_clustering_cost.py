@@ -46,6 +46,8 @@ def _networks():
 
 #: the label suffix of the models whose steps run with the partition's kernels compiled
 COMPILED = ", kernels compiled"
+#: the estimator whose guide has random sizes (the full urn), trained by the size stage's score function
+RANDOM_SIZES = "DRPMClustering (DRPM prior), random guide sizes (score gradient)"
 #: SVI epochs of the estimators' timed training (the first is a warm-up)
 EPOCHS = 21
 
@@ -106,6 +108,7 @@ def _estimators(k: int, quick: bool) -> tuple[dict, torch.Tensor]:
         "VaDEClustering": VaDEClustering(k, **common),
         "DRPMClustering (DRPM prior)": DRPMClustering(k, prune=False, **common),
         "DRPMClustering (CRP prior)": DRPMClustering(k, prune=False, partition_prior="crp", **common),
+        RANDOM_SIZES: DRPMClustering(k, prune=False, guide_urn="full", size_gradient="score", **common),
     }
     for name in ("DRPMClustering (DRPM prior)", "DRPMClustering (CRP prior)"):
         estimators[name + COMPILED] = copy.deepcopy(estimators[name])
@@ -198,8 +201,9 @@ def _measure(quick: bool) -> None:
             f"Measured {today} on {describe_machine()}; `python benchmarks/bench_clustering_cost.py`.",
             "",
             "**One epoch of the estimators** (what the 2x goal is about): the SVI training of `VaDEClustering` and "
-            "`DRPMClustering` (float32 partition, the guide with deterministic sizes, no pruning, so all K subsets "
-            "throughout) as their `fit` runs it (`pyro_drpm.infer.train_svi`'s loop: clipped Adam, `Trace_ELBO`, "
+            "`DRPMClustering` (float32 partition, the guide with deterministic sizes unless marked, no pruning, so "
+            "all K subsets throughout) as their `fit` runs it (`pyro_drpm.infer.train_svi`'s loop: clipped Adam, "
+            "`Trace_ELBO`, "
             "random mini-batches of the 1797 digits of at most 256 points, 8 steps an epoch, the temperature "
             "schedule), each from its own mixture initialisation after one shared pretraining, the estimators' "
             "steps taken in turn on the same batches. ms per epoch: the median over epochs 2 to "
