@@ -120,7 +120,11 @@ def _time_epochs(estimators: dict, data: torch.Tensor, epochs: int) -> tuple[dic
     """Every estimator's SVI training as its ``fit`` runs it (``train_svi``'s loop: its optimiser, ELBO,
     mini-batches and schedules), the estimators' steps taken in turn so that load changes reach all alike.
     Returns, over the epochs after the first, the median seconds per epoch and every epoch's ratio to the first
-    estimator's; and the first epoch's seconds (for the compiled ones, the compilation)."""
+    estimator's; and the first epoch's seconds (for the compiled ones, the compilation).
+
+    ``train_svi`` itself runs one model's whole training, so the loop is spelt out here to take the estimators'
+    steps in turn; what each step gets (batch, schedule values, optimiser, ELBO) is what ``train_svi`` gives it.
+    """
     n = data.shape[0]
     runs = {}
     for name, estimator in estimators.items():
