@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-import pyro
 import torch
 from pyro.infer import SVI, Trace_ELBO
 
-from pyro_drpm.infer import Schedule, minibatches
+from pyro_drpm.infer import Schedule, minibatches, svi_optimizer
 from pyro_drpm.models.shared_factors.base import PairedVAE, check_views
 
 __all__ = ["fit_pairs"]
@@ -32,12 +31,14 @@ def fit_pairs(
 ) -> list[float]:
     """Maximise the ELBO of ``vae.model`` / ``vae.guide`` over the pairs ``(x1[i], x2[i])`` with ``Trace_ELBO``.
 
-    As :func:`pyro_drpm.infer.train_svi` (clipped Adam, random near-equal mini-batches, schedules evaluated at the
-    fraction of training done and passed by name), for two views; ``num_shared`` (``(N,)``), when given, is
-    sliced with the batch and passed as ``num_shared=`` (the oracle of :class:`AdaVAE`).
+    As :func:`pyro_drpm.infer.train_svi` (its optimiser :func:`~pyro_drpm.infer.svi_optimizer`, random
+    near-equal mini-batches, schedules evaluated at the fraction of training done and passed by name), for two
+    views; ``num_shared`` (``(N,)``), when given, is sliced with the batch and passed as ``num_shared=`` (the
+    oracle of :class:`AdaVAE`).
 
     Example::
 
+        >>> import pyro
         >>> from pyro_drpm.models.shared_factors import AdaVAE
         >>> with pyro.get_param_store().scope():
         ...     losses = fit_pairs(AdaVAE(6, 2, hidden_dims=(8,)), torch.randn(20, 6), torch.randn(20, 6), 2)
@@ -53,7 +54,7 @@ def fit_pairs(
     svi = SVI(
         vae.model,
         vae.guide,
-        pyro.optim.ClippedAdam({"lr": lr, "clip_norm": 100.0}),
+        svi_optimizer(lr),
         Trace_ELBO(num_particles=num_particles),
     )
     n = x1.shape[0]
