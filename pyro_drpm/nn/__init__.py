@@ -12,6 +12,8 @@ from pyro_drpm.nn.pretraining import (
     pretrain,
     pretrain_autoencoder,
     pretrain_contrastive,
+    pretrain_tsne,
+    tsne_targets,
 )
 
 __all__ = [
@@ -31,4 +33,6 @@ __all__ = [
     "pretrain",
     "pretrain_autoencoder",
     "pretrain_contrastive",
+    "pretrain_tsne",
+    "tsne_targets",
 ]

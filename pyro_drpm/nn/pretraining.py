@@ -1,4 +1,5 @@
-"""Pretraining of an encoder/decoder pair: autoencoder (optionally denoising) or twin contrastive learning.
+"""Pretraining of an encoder/decoder pair: autoencoder (optionally denoising), twin contrastive learning, or
+regression onto a t-SNE embedding.
 
 Deep latent-variable models start from an embedding that already separates the data; several models of one
 comparison can share one :class:`PretrainedAutoencoder`.
@@ -15,6 +16,7 @@ Example::
 References:
 [1] Jiang, Zheng, Tan, Tang, Zhou, "Variational Deep Embedding", arXiv:1611.05148.
 [2] Sutter, Ryser, Liebeskind, Vogt, "Differentiable Random Partition Models", arXiv:2305.16841.
+[3] van der Maaten, Hinton, "Visualizing Data using t-SNE", JMLR 9 (2008).
 """
 
 from __future__ import annotations
@@ -40,13 +42,17 @@ __all__ = [
     "pretrain",
     "pretrain_autoencoder",
     "pretrain_contrastive",
+    "pretrain_tsne",
+    "tsne_targets",
 ]
 
 #: ``"autoencoder"``: reconstruction only (denoising with ``augment``); ``"contrastive"``: the DRPM code's
 #: twin-contrastive pretraining (instance and cluster contrastive losses on two augmented views, plus
 #: reconstruction), for square images only; ``"identity"``: no pretraining, linear networks that start as the
-#: identity map (the latent space is the standardised feature space), for small tabular data.
-PRETRAINING_OBJECTIVES = ("autoencoder", "contrastive", "identity")
+#: identity map (the latent space is the standardised feature space), for small tabular data; ``"tsne"``: the
+#: encoder's mean regresses a t-SNE embedding of the training set (at most 3 latent dimensions), plus
+#: reconstruction, so that the latent space keeps the data's neighbourhoods.
+PRETRAINING_OBJECTIVES = ("autoencoder", "contrastive", "identity", "tsne")
 
 
 def _reconstruction_loss(decoder: MLPDecoder, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -79,10 +85,12 @@ def pretrain_autoencoder(
     return _train_epochs(encoder, decoder, [], batch_loss, *args)
 
 
-def _train_epochs(encoder, decoder, extra_params, batch_loss, X, epochs, batch_size, lr, generator, progress, desc):
+def _train_epochs(
+    encoder, decoder, extra_params, batch_loss, X, epochs, batch_size, lr, generator, progress, desc, targets=None
+):
     """Adam on the encoder (all but its scale head), the decoder and ``extra_params``, minimising
-    ``batch_loss(x)`` over ``epochs`` passes of :func:`minibatches`; resets the scale head afterwards and returns
-    the mean loss of every epoch."""
+    ``batch_loss(x)`` (``batch_loss(x, t)`` with the batch's rows of ``targets`` when given) over ``epochs``
+    passes of :func:`minibatches`; resets the scale head afterwards and returns the mean loss of every epoch."""
     params = [p for name, p in encoder.named_parameters() if not name.startswith("log_scale")]
     params += list(decoder.parameters()) + list(extra_params)
     optimizer = torch.optim.Adam(params, lr=lr)
@@ -97,7 +105,7 @@ def _train_epochs(encoder, decoder, extra_params, batch_loss, X, epochs, batch_s
     for _ in epoch_iter:
         total = 0.0
         for index in minibatches(X.shape[0], batch_size, generator):
-            loss = batch_loss(X[index])
+            loss = batch_loss(X[index]) if targets is None else batch_loss(X[index], targets[index])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -206,6 +214,70 @@ def pretrain_contrastive(
     )
 
 
+def tsne_targets(X: torch.Tensor, n_components: int = 2, seed: int = 0) -> torch.Tensor:
+    """scikit-learn's t-SNE of the rows of ``X`` (``init="pca"``, perplexity 30, or ``(N - 1) / 3`` for fewer
+    than 91 rows), centred and divided by its root mean square over all coordinates (the layout's shape kept),
+    as a tensor on ``X``'s device and in its dtype: the targets of :func:`pretrain_tsne`.
+
+    :param n_components: 1 to 3 (scikit-learn's Barnes-Hut t-SNE, ``O(N log N)``).
+    :param seed: ``random_state`` of the t-SNE.
+    """
+    from sklearn.manifold import TSNE
+
+    if n_components not in (1, 2, 3):
+        raise ValueError(f"t-SNE targets need n_components (latent_dim) 1, 2 or 3, got {n_components}")
+    if X.shape[0] < 4:
+        raise ValueError(f"t-SNE targets need at least 4 rows of X, got {X.shape[0]}")
+    perplexity = min(30.0, (X.shape[0] - 1) / 3.0)
+    tsne = TSNE(n_components, perplexity=perplexity, init="pca", random_state=seed)
+    layout = tsne.fit_transform(X.detach().cpu().double().numpy())
+    layout = layout - layout.mean(0)
+    layout = layout / np.sqrt(np.square(layout).mean())
+    return torch.as_tensor(layout, dtype=X.dtype, device=X.device)
+
+
+def pretrain_tsne(
+    encoder: MLPEncoder,
+    decoder: MLPDecoder,
+    X: torch.Tensor,
+    targets: torch.Tensor,
+    epochs: int = 200,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+) -> list[float]:
+    """Train the encoder's mean to reproduce a fixed embedding of ``X`` (``targets``, e.g. :func:`tsne_targets`)
+    and the decoder to reconstruct ``X`` from it:
+
+    .. math::
+
+        \\overline{\\lVert \\mu(x_i) - t_i \\rVert^2} + \\tfrac{1}{D}\\, \\overline{-\\log p(x_i \\mid \\mu(x_i))}.
+
+    With t-SNE targets the latent space keeps the data's neighbourhoods (t-SNE's objective) and the encoder
+    extends the layout to new points (an amortised, regressed t-SNE, rather than the parametric t-SNE of van der
+    Maaten 2009, which trains the network on the t-SNE loss itself). Only the trunk, the mean head and the decoder
+    are kept; the scale head is reset to ``e^-2``. Returns the mean loss of every epoch.
+
+    :param targets: ``(N, latent_dim)``, the rows in the order of ``X``.
+
+    Reference: van der Maaten, Hinton, "Visualizing Data using t-SNE", JMLR 9 (2008).
+    """
+    if targets.shape != (X.shape[0], encoder.loc.out_features):
+        raise ValueError(
+            f"targets must have shape {(X.shape[0], encoder.loc.out_features)} (rows of X, latent dimension), "
+            f"got {tuple(targets.shape)}"
+        )
+    n_features = X.shape[1]
+
+    def batch_loss(x, t):
+        loc = encoder(x)[0]
+        return (loc - t).square().sum(-1).mean() + _reconstruction_loss(decoder, loc, x) / n_features
+
+    args = (X, epochs, batch_size, lr, generator, progress, "t-SNE pretraining", targets)
+    return _train_epochs(encoder, decoder, [], batch_loss, *args)
+
+
 @torch.no_grad()
 def embed(encoder: nn.Module, X: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
     """The encoder means ``E_q[z | x]`` for all rows of ``X``."""
@@ -289,7 +361,9 @@ def pretrain(
     ``objective="autoencoder"``: :func:`pretrain_autoencoder`; with ``augment=True`` (square images in [0, 1]
     only) a denoising autoencoder on :func:`augment_images`. ``objective="contrastive"`` (square images in
     [0, 1] only): :func:`pretrain_contrastive` with ``n_clusters`` cluster columns and the stronger
-    augmentations of :data:`CONTRASTIVE_AUGMENTATION`. ``objective="identity"``: nothing is trained; the
+    augmentations of :data:`CONTRASTIVE_AUGMENTATION`. ``objective="tsne"``: :func:`pretrain_tsne` on the
+    :func:`tsne_targets` of the preprocessed features (``latent_dim`` 1 to 3, no ``augment``; the t-SNE's
+    ``random_state`` is ``seed``). ``objective="identity"``: nothing is trained; the
     encoder's mean head and the decoder are linear maps set to the identity (``latent_dim`` must equal the
     number of features; ``hidden_dims``, ``epochs`` and the optimiser settings are not used), the encoder's
     scale and a Gaussian decoder's noise start at ``e^-2``; a model trained from them clusters the
@@ -303,6 +377,10 @@ def pretrain(
         raise ValueError(
             f"objective='identity' needs latent_dim equal to the number of features ({X.shape[1]}), got {latent_dim}"
         )
+    if objective == "tsne" and latent_dim not in (1, 2, 3):
+        raise ValueError(f"objective='tsne' needs latent_dim 1, 2 or 3 (Barnes-Hut t-SNE), got {latent_dim}")
+    if objective == "tsne" and augment:
+        raise ValueError("augment=True is not supported with objective='tsne' (its targets are the clean data's)")
     if likelihood == "gaussian":
         mean = torch.as_tensor(X.mean(0))
         scale = torch.as_tensor(X.std(0))
@@ -330,6 +408,9 @@ def pretrain(
         data = result.preprocess(X)
         if objective == "contrastive":
             result.history = pretrain_contrastive(encoder, decoder, data, corrupt, n_clusters, **settings)
+        elif objective == "tsne":
+            targets = tsne_targets(data, latent_dim, seed)
+            result.history = pretrain_tsne(encoder, decoder, data, targets, **settings)
         else:
             result.history = pretrain_autoencoder(encoder, decoder, data, corrupt=corrupt, **settings)
     encoder.eval()

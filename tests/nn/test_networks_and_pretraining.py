@@ -133,3 +133,65 @@ def test_identity_objective_builds_untrained_identity_networks_on_standardised_f
     torch.testing.assert_close(pre.decoder.obs_log_scale, torch.full((4,), -2.0))
     with pytest.raises(ValueError, match="latent_dim equal to the number of features"):
         pretrain(X, latent_dim=2, likelihood="gaussian", objective="identity")
+
+
+def _three_blobs(n_per_blob=30, dim=6, seed=0):
+    generator = np.random.default_rng(seed)
+    centres = 4.0 * np.eye(3, dim)
+    X = np.concatenate([c + generator.standard_normal((n_per_blob, dim)) for c in centres])
+    return X, np.repeat(np.arange(3), n_per_blob)
+
+
+def test_tsne_targets_are_scikit_learns_tsne_centred_and_scaled():
+    from sklearn.manifold import TSNE
+
+    from pyro_drpm.nn import tsne_targets
+
+    X, _ = _three_blobs()
+    data = torch.as_tensor(X, dtype=torch.float32)
+    targets = tsne_targets(data, 2, seed=3)
+    reference = TSNE(2, perplexity=89 / 3, init="pca", random_state=3).fit_transform(data.double().numpy())
+    reference = reference - reference.mean(0)
+    reference = reference / np.sqrt(np.square(reference).mean())
+    assert targets.dtype == torch.float32 and targets.shape == (90, 2)
+    torch.testing.assert_close(targets, torch.as_tensor(reference, dtype=torch.float32))
+    torch.testing.assert_close(targets.mean(0), torch.zeros(2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(targets.double().square().mean(), torch.tensor(1.0, dtype=torch.float64))
+    with pytest.raises(ValueError, match="n_components"):
+        tsne_targets(data, 4)
+    with pytest.raises(ValueError, match="at least 4 rows"):
+        tsne_targets(data[:3], 2)
+
+
+def test_tsne_pretraining_regresses_the_targets_and_keeps_the_blobs_apart():
+    from sklearn.cluster import KMeans
+
+    from pyro_drpm.metrics import adjusted_rand_index
+    from pyro_drpm.nn import tsne_targets
+
+    X, labels = _three_blobs()
+    settings = dict(latent_dim=2, hidden_dims=(64,), likelihood="gaussian", epochs=400, batch_size=30, seed=0)
+    pre = pretrain(X, objective="tsne", **settings)
+    again = pretrain(X, objective="tsne", **settings)
+    assert pre.history == again.history and pre.history[-1] < pre.history[0]
+    targets = tsne_targets(pre.preprocess(X), 2, seed=0)
+    codes = pre.embed(X)
+    # the regression fits the unit-variance layout closely, and its three groups are the blobs
+    assert float((codes - targets).square().sum(-1).mean()) < 0.05
+    found = KMeans(3, n_init=10, random_state=0).fit_predict(codes.numpy())
+    assert adjusted_rand_index(labels, found) == 1.0
+    assert torch.all(pre.encoder.log_scale.weight == 0)  # the scale head is reset
+
+
+def test_tsne_pretraining_rejects_what_it_cannot_do():
+    from pyro_drpm.nn import pretrain_tsne
+
+    X, _ = _three_blobs()
+    with pytest.raises(ValueError, match="latent_dim 1, 2 or 3"):
+        pretrain(X, latent_dim=4, hidden_dims=(8,), likelihood="gaussian", epochs=1, objective="tsne")
+    images = np.random.default_rng(0).random((20, 16))
+    with pytest.raises(ValueError, match="augment=True is not supported"):
+        pretrain(images, latent_dim=2, hidden_dims=(8,), epochs=1, objective="tsne", augment=True)
+    encoder, decoder = MLPEncoder(6, 2, (8,)), MLPDecoder(2, 6, (8,), likelihood="gaussian")
+    with pytest.raises(ValueError, match="targets must have shape"):
+        pretrain_tsne(encoder, decoder, torch.randn(10, 6), torch.randn(10, 3), epochs=1)

@@ -206,12 +206,15 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         single partition per step).
     :param augment: use random affine jitters of the images
         (:func:`~pyro_drpm.nn.augment_images`) in pretraining; ``"auto"``: on for Bernoulli data
-        whose feature count is a square (square images such as the 8 x 8 digits or 28 x 28 MNIST), off otherwise.
+        whose feature count is a square (square images such as the 8 x 8 digits or 28 x 28 MNIST) unless
+        ``pretraining="tsne"``, off otherwise.
     :param pretraining: ``"contrastive"`` (twin contrastive learning on two augmented views plus reconstruction,
         :func:`~pyro_drpm.nn.pretrain_contrastive`, the DRPM code's choice; needs augmentable
         images), ``"autoencoder"`` (reconstruction only, denoising when ``augment``), ``"identity"`` (no
         pretraining: linear networks that start as the identity, :func:`~pyro_drpm.nn.identity_networks`, so
-        the clusters live in the standardised feature space; ``latent_dim`` must be ``D``), or ``"auto"``:
+        the clusters live in the standardised feature space; ``latent_dim`` must be ``D``), ``"tsne"`` (the
+        encoder's mean regresses a t-SNE embedding of the training set, :func:`~pyro_drpm.nn.pretrain_tsne`, so
+        the latent space keeps the data's neighbourhoods; ``latent_dim`` 1 to 3, ``"auto"``: 2), or ``"auto"``:
         contrastive when ``augment`` is on, identity for real-valued data with at most 32 features (when
         ``latent_dim`` is ``"auto"`` or ``D``), autoencoder otherwise.
     :param freeze_encoder: keep the encoder's trunk (all layers but the mean and scale heads) fixed after
@@ -325,7 +328,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         hidden = (_IMAGE_HIDDEN if image_like else _TABULAR_HIDDEN) if self.hidden_dims == "auto" else self.hidden_dims
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         square = image_like and image_side(n_features) is not None
-        augment = square if self.augment == "auto" else bool(self.augment)
+        augment = (square and self.pretraining != "tsne") if self.augment == "auto" else bool(self.augment)
         if augment and not square:
             raise ValueError("augment=True needs square images with features in [0, 1] (Bernoulli likelihood)")
         objective = self.pretraining
@@ -345,6 +348,8 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
             latent_dim = self.latent_dim
         elif objective == "identity":
             latent_dim = n_features
+        elif objective == "tsne":
+            latent_dim = 2
         else:
             latent_dim = 10 if image_like else min(10, n_features)
 
