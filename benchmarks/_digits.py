@@ -1,4 +1,5 @@
-"""The main job's pretraining of the digits' networks, shared by the benchmarks that run on the digits."""
+"""The main job's contrastive pretraining of the digits' networks (``--pretraining contrastive``), shared by the
+benchmarks that run on the digits."""
 
 from pyro_drpm.nn import PretrainedAutoencoder, pretrain
 

@@ -1,10 +1,10 @@
 """How a fixed CRP concentration shapes DRPM-VC on the digits: clusters used and accuracy, against the learned one.
 
-The main job's setting (1797 digits, twin contrastive pretraining, 200 pretraining and 100 SVI epochs, batches of
-256, upper bound 20) with ``DRPMClustering(partition_prior="crp", learn_concentration=False)`` at concentrations
-0.01, 0.1, 1 and 10, and the estimator's default (concentration learned from 1). Every row of one seed shares the
-seed's pretraining. The concentration is a prior setting chosen here *by looking at the labels*, so the table is
-a sensitivity study, not a model selection: the learned row is what the estimator does by itself.
+The main job's contrastive setting (1797 digits, twin contrastive pretraining, 200 pretraining and 100 SVI epochs,
+batches of 256, upper bound 20) with ``DRPMClustering(partition_prior="crp", learn_concentration=False)`` at
+concentrations 0.01, 0.1, 1 and 10, and the estimator's default (concentration learned from 1). Every row of one
+seed shares the seed's pretraining. The concentration is a prior setting chosen here *by looking at the labels*, so
+the table is a sensitivity study, not a model selection: the learned row is what the estimator does by itself.
 Usage: ``python benchmarks/bench_crp_concentration.py [--quick] [--seeds N] [--jobs J]``; writes
 ``results/crp_concentration.md``.
 """

@@ -6,9 +6,11 @@ standardised feature space), features standardised, over seeds 0..N-1; the refer
 clusters. Rows: 4 Gaussian blobs in 8-D (400 points) with an upper bound of 8 and of 4, wine (178 x 13) with 6
 and 3, iris (150 x 4) with 3, breast cancer (569 x 30) with 2; then wine, iris and breast cancer at the true
 number with full-covariance clusters and every subset kept (``covariance="full", prune=False``), wine with 6
-and full covariances (pruned), and with the autoencoder embedding that was the default before the identity
-networks (``pretraining="autoencoder"``). For every row, the number of clusters that BIC model selection picks
-(``BICGaussianMixture`` with the row's kind of covariances and its upper bound); and a second table of what BIC
+and full covariances (pruned), with the autoencoder embedding that was the default before the identity
+networks (``pretraining="autoencoder"``), and with the t-SNE pretraining (``pretraining="tsne"``: a 2-D latent
+space regressed onto a t-SNE of the standardised features). For every row, the number of clusters that BIC
+model selection picks (``BICGaussianMixture`` with the row's kind of covariances and its upper bound, on the
+standardised features); and a second table of what BIC
 picks with each of scikit-learn's four kinds of covariances (diagonal, full, tied, spherical) on every data set.
 Usage: ``python benchmarks/bench_tabular_clustering.py [--quick] [--seeds N]``; writes
 ``results/tabular_clustering.md``.
@@ -32,6 +34,7 @@ from pyro_drpm.models.clustering import BICGaussianMixture, DRPMClustering
 
 FULL = (("covariance", "full"), ("prune", False))  # full-covariance clusters, every subset kept
 AUTOENCODER = (("pretraining", "autoencoder"),)  # the pretrained embedding instead of the identity networks
+TSNE = (("pretraining", "tsne"),)  # a 2-D latent space regressed onto a t-SNE of the features
 CASES = (  # (data set, upper bound n_clusters, estimator options other than the defaults)
     ("4 blobs in 8-D", 8, ()),
     ("4 blobs in 8-D", 4, ()),
@@ -46,6 +49,11 @@ CASES = (  # (data set, upper bound n_clusters, estimator options other than the
     ("wine", 3, AUTOENCODER),
     ("iris", 3, AUTOENCODER),
     ("breast cancer", 2, AUTOENCODER),
+    ("4 blobs in 8-D", 8, TSNE),
+    ("wine", 6, TSNE),
+    ("wine", 3, TSNE),
+    ("iris", 3, TSNE),
+    ("breast cancer", 2, TSNE),
 )
 #: (data set, upper bound) of the second table: BIC's choice with every kind of covariances
 BIC_CASES = (("4 blobs in 8-D", 8), ("wine", 6), ("iris", 6), ("breast cancer", 4))

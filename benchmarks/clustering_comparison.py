@@ -3,7 +3,10 @@
 #
 # This is the project's main job. On the 1797 handwritten digits that ship with scikit-learn it compares, over
 # at least 10 seeds, every method that **infers the number of clusters**, each given the same upper bound
-# (20 for 10 digit classes), the same pretrained embedding and the same seeds:
+# (20 for 10 digit classes), the same pretrained embedding and the same seeds. The embedding is, by default, a
+# **t-SNE pretraining** (`pretrain(..., objective="tsne")`: the encoder regresses a 2-D t-SNE of the pixels, so
+# its latent space keeps the images' neighbourhoods); `--pretraining contrastive` gives every method the twin
+# contrastive embedding instead (10-D, the DRPM code's pretraining):
 #
 # * **DRPM-VC** with its DRPM prior (learned size logits) and with a **CRP prior** (learned concentration):
 #   `DRPMClustering(n_clusters=20)`, which starts from, and ends with, the subsets that the MAP partition under
@@ -80,6 +83,9 @@ parser.add_argument("--max-samples", type=int, default=None, help="cluster only 
 parser.add_argument("--seeds", type=int, default=1 if smoke_test else 10, help="number of seeds (0, 1, ...)")
 parser.add_argument("--epochs", type=int, default=2 if smoke_test else 100, help="SVI epochs of every deep model")
 parser.add_argument("--pretrain-epochs", type=int, default=3 if smoke_test else 200)
+parser.add_argument(
+    "--pretraining", default="tsne", choices=["tsne", "contrastive"], help="the embedding every method shares"
+)
 parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is fastest on a busy 2-core CPU)")
 parser.add_argument(
     "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="seeds run in parallel worker processes"
@@ -93,7 +99,7 @@ threadpool_limits(args.threads)  # scikit-learn's OpenMP / BLAS pools, too
 N_CLUSTERS = 10
 UPPER_BOUND = 2 * N_CLUSTERS
 BATCH_SIZE = 256
-LATENT_DIM = 10
+LATENT_DIM = 2 if args.pretraining == "tsne" else 10
 DRPM_ROWS = ("DRPM-VC (DRPM prior)", "DRPM-VC (CRP prior)", "DRPM-VC (DRPM prior, full covariances)")
 
 # %% [markdown]
@@ -118,12 +124,16 @@ print(f"{args.data}: {X.shape[0]} samples, {X.shape[1]} features, {len(np.unique
 # %% [markdown]
 # ## One seed
 #
-# Pretrain once (twin contrastive learning on two random affine jitters of every image plus reconstruction),
-# then fit every method from it. The cluster contrastive loss spreads the images over as many soft clusters as
-# the upper bound (20), as `DRPMClustering(20)` does on its own: the pretraining is not told the number of
-# classes, which the methods that infer it must find. Deep models: the encoder trunk frozen, the same SVI
-# epochs at learning rate 1e-3 in batches of 256, `beta = 1` (plain ELBO), the estimators' default budget: 200
-# pretraining and 100 SVI epochs (`benchmarks/bench_training_budget.py` measures what halving both would cost).
+# Pretrain once, then fit every method from it. The t-SNE pretraining (the default) fits scikit-learn's t-SNE
+# of the pixels (2-D, perplexity 30, `random_state` = the seed) and trains the encoder's mean to reproduce it,
+# the decoder to reconstruct the images from it; so the "embedding" rows below cluster (a regression of) a
+# t-SNE of the same pixels, close relatives of the t-SNE rows on the raw pixels. The contrastive pretraining
+# (twin contrastive learning on two random affine jitters of every image plus reconstruction) spreads the
+# images over as many soft clusters as the upper bound (20), as `DRPMClustering(20)` does on its own. Neither
+# is told the number of classes, which the methods that infer it must find. Deep models: the encoder trunk
+# frozen, the same SVI epochs at learning rate 1e-3 in batches of 256, `beta = 1` (plain ELBO), the estimators'
+# default budget: 200 pretraining and 100 SVI epochs (`benchmarks/bench_training_budget.py` measures what
+# halving both would cost).
 
 # %%
 deep_settings = dict(epochs=args.epochs, batch_size=BATCH_SIZE, lr=1e-3, beta=1.0, progress=False)
@@ -140,6 +150,9 @@ def tsne_methods(seed: int) -> dict:
 
 def run_seed(seed: int) -> list[dict]:
     rows = []
+    objective = args.pretraining
+    if objective == "contrastive" and image_side(X.shape[1]) is None:
+        objective = "autoencoder"  # the contrastive augmentations need square images
     start = time.time()
     pretrained = pretrain(
         X,
@@ -149,7 +162,7 @@ def run_seed(seed: int) -> list[dict]:
         epochs=args.pretrain_epochs,
         batch_size=BATCH_SIZE,
         seed=seed,
-        objective="contrastive" if image_side(X.shape[1]) is not None else "autoencoder",
+        objective=objective,
         n_clusters=UPPER_BOUND,  # the cluster contrastive loss's columns: the upper bound, not the true number
     )
     pretrain_seconds = time.time() - start
@@ -306,6 +319,11 @@ infers_k = sorted((m for m in method_names if summary[m]["group"] == "infers K")
 lines.append(f"Best by mean ACC among the methods that infer the number of clusters: {infers_k[0]}.")
 concentrations = [r["concentration"] for r in by_method[DRPM_ROWS[1]]]
 pretrain_mean = float(np.mean([r["pretrain_seconds"] for r in results]))
+pretraining_words = {
+    "tsne": f"t-SNE pretraining (the encoder regresses a {LATENT_DIM}-D t-SNE of the pixels)",
+    "contrastive": f"contrastive pretraining ({LATENT_DIM}-D; its cluster contrastive loss over {UPPER_BOUND} "
+    "columns, the upper bound, not the number of classes)",
+}[args.pretraining]
 versions = f"scikit-learn {sklearn.__version__}, scipy {scipy.__version__}, numpy {np.__version__}"
 footer = "\n".join(
     [
@@ -313,9 +331,9 @@ footer = "\n".join(
         f"Learned CRP concentration (DRPM-VC, CRP prior): {np.mean(concentrations):.3f} +- "
         f"{np.std(concentrations):.3f} (range {min(concentrations):.3f}-{max(concentrations):.3f}).",
         f"Upper bound on the number of clusters for the methods that infer it: {UPPER_BOUND}; SVI epochs "
-        f"{args.epochs}, pretraining epochs {args.pretrain_epochs} (its cluster contrastive loss over {UPPER_BOUND} "
-        f"columns, the upper bound, not the number of classes); shared pretraining {pretrain_mean:.1f} s per "
-        f"seed (not in the fit times). Total run time {total_seconds / 60:.1f} min, {jobs} seed(s) at a time, "
+        f"{args.epochs}, {pretraining_words}, {args.pretrain_epochs} epochs; shared pretraining "
+        f"{pretrain_mean:.1f} s per seed (not in the fit times). Total run time {total_seconds / 60:.1f} min, "
+        f"{jobs} seed(s) at a time, "
         f"{args.threads} thread(s) each.",
         f"Generated by `python3 benchmarks/clustering_comparison.py` on {datetime.date.today().isoformat()}, "
         f"{describe_machine()}, {versions}, command `{' '.join(sys.argv)}`.",
@@ -333,8 +351,13 @@ with open(output / "results.csv", "w", newline="") as handle:
     writer.writerows(results)
 full_digits_run = not smoke_test and args.data == "digits" and args.max_samples is None and args.seeds >= 10
 if full_digits_run:
-    results_file = Path(__file__).parent / "results" / "clustering_comparison.md"
-    title = "## Clustering the digits: methods that infer the number of clusters, fixed-K baselines, t-SNE\n\n"
+    suffix = "" if args.pretraining == "tsne" else f"_{args.pretraining}"
+    results_file = Path(__file__).parent / "results" / f"clustering_comparison{suffix}.md"
+    title = (
+        "## Clustering the digits: methods that infer the number of clusters, fixed-K baselines, t-SNE"
+        + ("" if args.pretraining == "tsne" else f" ({args.pretraining} pretraining)")
+        + "\n\n"
+    )
     results_file.write_text(title + table + "\n" + footer + "\n")
     print(f"wrote {results_file}")
 

@@ -88,7 +88,9 @@ print(f"{X.shape[0]} digits with {X.shape[1]} pixels each; {len(np.unique(y))} c
 # rotations, scalings and shifts of every digit must map to similar trunk features (an instance contrastive
 # loss) and to similar soft assignments over 10 clusters (a cluster contrastive loss), while the mean head and
 # the decoder learn to reconstruct the digit. The trunk is then frozen (as in the paper's code); SVI trains the
-# mean and scale heads, the decoder and the prior.
+# mean and scale heads, the decoder and the prior. (`objective="tsne"` would instead regress a 2-D t-SNE of the
+# pixels, an embedding that keeps each digit's neighbours close; the main job,
+# `benchmarks/clustering_comparison.py`, compares the methods on it and on this contrastive one.)
 
 # %%
 start = time.time()
