@@ -219,6 +219,12 @@ def tsne_targets(X: torch.Tensor, n_components: int = 2, seed: int = 0) -> torch
     than 91 rows), centred and divided by its root mean square over all coordinates (the layout's shape kept),
     as a tensor on ``X``'s device and in its dtype: the targets of :func:`pretrain_tsne`.
 
+    Example::
+
+        >>> targets = tsne_targets(torch.randn(40, 5), 2, seed=0)
+        >>> targets.shape, round(float(targets.square().mean()), 4)
+        (torch.Size([40, 2]), 1.0)
+
     :param n_components: 1 to 3 (scikit-learn's Barnes-Hut t-SNE, ``O(N log N)``).
     :param seed: ``random_state`` of the t-SNE.
     """
