@@ -7,11 +7,12 @@ clusters. Rows: 4 Gaussian blobs in 8-D (400 points) with an upper bound of 8 an
 and 3, iris (150 x 4) with 3, breast cancer (569 x 30) with 2; then wine, iris and breast cancer at the true
 number with full-covariance clusters and every subset kept (``covariance="full", prune=False``), wine with 6
 and full covariances (pruned), with the autoencoder embedding that was the default before the identity
-networks (``pretraining="autoencoder"``), and with the t-SNE pretraining (``pretraining="tsne"``: a 2-D latent
-space regressed onto a t-SNE of the standardised features). For every row, the number of clusters that BIC
-model selection picks (``BICGaussianMixture`` with the row's kind of covariances and its upper bound, on the
-standardised features); and a second table of what BIC
-picks with each of scikit-learn's four kinds of covariances (diagonal, full, tied, spherical) on every data set.
+networks (``pretraining="autoencoder"``), with the t-SNE pretraining (``pretraining="tsne"``: a 2-D latent
+space regressed onto a t-SNE of the standardised features), and with the PCA networks (``pretraining="pca"``:
+linear networks set to the two leading principal components, and to three on wine with 6). For every row, the
+number of clusters that BIC model selection picks (``BICGaussianMixture`` with the row's kind of covariances
+and its upper bound, on the standardised features); and a second table of what BIC picks with each of
+scikit-learn's four kinds of covariances (diagonal, full, tied, spherical) on every data set.
 Usage: ``python benchmarks/bench_tabular_clustering.py [--quick] [--seeds N]``; writes
 ``results/tabular_clustering.md``.
 """
@@ -35,6 +36,7 @@ from pyro_drpm.models.clustering import BICGaussianMixture, DRPMClustering
 FULL = (("covariance", "full"), ("prune", False))  # full-covariance clusters, every subset kept
 AUTOENCODER = (("pretraining", "autoencoder"),)  # the pretrained embedding instead of the identity networks
 TSNE = (("pretraining", "tsne"),)  # a 2-D latent space regressed onto a t-SNE of the features
+PCA = (("pretraining", "pca"),)  # linear networks on the two leading principal components of the features
 CASES = (  # (data set, upper bound n_clusters, estimator options other than the defaults)
     ("4 blobs in 8-D", 8, ()),
     ("4 blobs in 8-D", 4, ()),
@@ -54,6 +56,12 @@ CASES = (  # (data set, upper bound n_clusters, estimator options other than the
     ("wine", 3, TSNE),
     ("iris", 3, TSNE),
     ("breast cancer", 2, TSNE),
+    ("4 blobs in 8-D", 8, PCA),
+    ("wine", 6, PCA),
+    ("wine", 3, PCA),
+    ("iris", 3, PCA),
+    ("breast cancer", 2, PCA),
+    ("wine", 6, PCA + (("latent_dim", 3),)),
 )
 #: (data set, upper bound) of the second table: BIC's choice with every kind of covariances
 BIC_CASES = (("4 blobs in 8-D", 8), ("wine", 6), ("iris", 6), ("breast cancer", 4))

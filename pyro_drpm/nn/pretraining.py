@@ -1,5 +1,5 @@
-"""Pretraining of an encoder/decoder pair: autoencoder (optionally denoising), twin contrastive learning, or
-regression onto a t-SNE embedding.
+"""Pretraining of an encoder/decoder pair: autoencoder (optionally denoising), twin contrastive learning,
+regression onto a t-SNE embedding, or the linear networks of a principal component analysis.
 
 Deep latent-variable models start from an embedding that already separates the data; several models of one
 comparison can share one :class:`PretrainedAutoencoder`.
@@ -17,6 +17,7 @@ References:
 [1] Jiang, Zheng, Tan, Tang, Zhou, "Variational Deep Embedding", arXiv:1611.05148.
 [2] Sutter, Ryser, Liebeskind, Vogt, "Differentiable Random Partition Models", arXiv:2305.16841.
 [3] van der Maaten, Hinton, "Visualizing Data using t-SNE", JMLR 9 (2008).
+[4] Tipping, Bishop, "Probabilistic Principal Component Analysis", JRSS B 61 (1999).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "PretrainedAutoencoder",
     "embed",
     "identity_networks",
+    "pca_networks",
     "pretrain",
     "pretrain_autoencoder",
     "pretrain_contrastive",
@@ -51,8 +53,10 @@ __all__ = [
 #: reconstruction), for square images only; ``"identity"``: no pretraining, linear networks that start as the
 #: identity map (the latent space is the standardised feature space), for small tabular data; ``"tsne"``: the
 #: encoder's mean regresses a t-SNE embedding of the training set (at most 3 latent dimensions), plus
-#: reconstruction, so that the latent space keeps the data's neighbourhoods.
-PRETRAINING_OBJECTIVES = ("autoencoder", "contrastive", "identity", "tsne")
+#: reconstruction, so that the latent space keeps the data's neighbourhoods; ``"pca"``: no training, linear
+#: networks set to the principal axes of the training set (the latent space holds its leading principal
+#: component scores), for real-valued data.
+PRETRAINING_OBJECTIVES = ("autoencoder", "contrastive", "identity", "pca", "tsne")
 
 
 def _reconstruction_loss(decoder: MLPDecoder, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -347,6 +351,67 @@ def identity_networks(n_features: int, likelihood: str = "gaussian") -> tuple[ML
     return encoder, decoder
 
 
+@torch.no_grad()
+def pca_networks(X: torch.Tensor, n_components: int) -> tuple[MLPEncoder, MLPDecoder]:
+    """A linear encoder/decoder pair set to the principal component analysis of the rows of ``X``: the encoder's
+    mean is the vector of the ``n_components`` leading principal component scores, the Gaussian decoder maps
+    scores back to the features, and its noise is each feature's root mean square residual.
+
+    .. math::
+
+        \\mu(x) = V^\\top (x - \\bar x), \\qquad
+        p(x \\mid z) = \\mathcal N(\\bar x + V z,\\, \\mathrm{diag}(\\sigma^2)), \\qquad
+        \\sigma_j^2 = \\overline{\\big((I - V V^\\top) (x_i - \\bar x)\\big)_j^2},
+
+    with ``V`` (``D x n_components``) the leading right singular vectors of the centred ``X``, each signed so that
+    its entry of largest magnitude is positive (the result does not depend on the SVD routine's signs), and
+    ``sigma_j`` never below the encoder's initial scale ``e^-2`` (the noise of :func:`identity_networks`, where
+    the reconstruction is exact). With the scores as codes this decoder is the maximum-likelihood
+    linear-Gaussian one (the floor aside): probabilistic PCA [4] with a noise per feature. A latent clustering
+    model on top is a mixture in the principal subspace whose decoder still explains every feature. No hidden
+    layers (the encoder's trunk is empty); the encoder's scale starts at ``e^-2``; everything stays trainable. The
+    networks are created on ``X``'s device and in its dtype.
+
+    Example::
+
+        >>> X = torch.randn(50, 4) * torch.tensor([3.0, 2.0, 0.5, 0.1])
+        >>> encoder, decoder = pca_networks(X, 2)
+        >>> scores = encoder(X)[0].detach()
+        >>> scores.shape, bool(torch.allclose(scores.mean(0), torch.zeros(2), atol=1e-5))
+        (torch.Size([50, 2]), True)
+        >>> bool((scores.var(0)[0] >= scores.var(0)[1]).item())  # leading component first
+        True
+
+    :param X: ``(N, D)`` real-valued features (already standardised if they should be; :func:`pretrain` does).
+    :param n_components: 1 to ``min(N, D)``.
+    """
+    if X.dim() != 2:
+        raise ValueError(f"X must be a matrix (N, D), got shape {tuple(X.shape)}")
+    n, d = X.shape
+    if isinstance(n_components, bool) or not isinstance(n_components, int) or not 1 <= n_components <= min(n, d):
+        raise ValueError(
+            f"n_components (latent_dim) must be an integer from 1 to min(N, D) = {min(n, d)}, got {n_components!r}"
+        )
+    mean = X.mean(0)
+    centred = X - mean
+    _, _, vh = torch.linalg.svd(centred, full_matrices=False)
+    axes = vh[:n_components]  # (n_components, D), orthonormal rows
+    largest = axes.gather(-1, axes.abs().argmax(-1, keepdim=True))
+    axes = axes * torch.where(largest < 0, -1.0, 1.0).to(axes.dtype)
+    residual = centred - (centred @ axes.T) @ axes
+    encoder = MLPEncoder(d, n_components, ()).to(device=X.device, dtype=X.dtype)
+    decoder = MLPDecoder(n_components, d, (), likelihood="gaussian").to(device=X.device, dtype=X.dtype)
+    encoder.loc.weight.copy_(axes)
+    encoder.loc.bias.copy_(-(axes @ mean))
+    decoder.out.weight.copy_(axes.T)
+    decoder.out.bias.copy_(mean)
+    noise_floor = float(encoder.log_scale.bias.max())
+    decoder.obs_log_scale.copy_(residual.square().mean(0).sqrt().log().clamp(min=noise_floor))
+    encoder.eval()
+    decoder.eval()
+    return encoder, decoder
+
+
 def pretrain(
     X,
     latent_dim: int = 10,
@@ -369,7 +434,9 @@ def pretrain(
     [0, 1] only): :func:`pretrain_contrastive` with ``n_clusters`` cluster columns and the stronger
     augmentations of :data:`CONTRASTIVE_AUGMENTATION`. ``objective="tsne"``: :func:`pretrain_tsne` on the
     :func:`tsne_targets` of the preprocessed features (``latent_dim`` 1 to 3, no ``augment``; the t-SNE's
-    ``random_state`` is ``seed``). ``objective="identity"``: nothing is trained; the
+    ``random_state`` is ``seed``). ``objective="pca"`` (Gaussian likelihood only): nothing is trained; the
+    linear networks of :func:`pca_networks` on the standardised features, ``latent_dim`` principal components
+    (1 to ``min(N, D)``). ``objective="identity"``: nothing is trained; the
     encoder's mean head and the decoder are linear maps set to the identity (``latent_dim`` must equal the
     number of features; ``hidden_dims``, ``epochs`` and the optimiser settings are not used), the encoder's
     scale and a Gaussian decoder's noise start at ``e^-2``; a model trained from them clusters the
@@ -385,6 +452,10 @@ def pretrain(
         )
     if objective == "tsne" and latent_dim not in (1, 2, 3):
         raise ValueError(f"objective='tsne' needs latent_dim 1, 2 or 3 (Barnes-Hut t-SNE), got {latent_dim}")
+    if objective == "pca" and likelihood != "gaussian":
+        raise ValueError(f"objective='pca' needs the Gaussian likelihood (real-valued features), got {likelihood!r}")
+    if objective == "pca" and augment:
+        raise ValueError("augment=True is not supported with objective='pca' (no network is trained)")
     if objective == "tsne" and augment:
         raise ValueError("augment=True is not supported with objective='tsne' (its targets are the clean data's)")
     if likelihood == "gaussian":
@@ -406,6 +477,9 @@ def pretrain(
         torch.manual_seed(seed)
         if objective == "identity":  # layer construction draws weights (then overwritten) from the forked RNG
             return PretrainedAutoencoder(*identity_networks(X.shape[1], likelihood), likelihood, mean, scale, [])
+        if objective == "pca":
+            networks = pca_networks((torch.as_tensor(X) - mean) / scale, latent_dim)
+            return PretrainedAutoencoder(*networks, likelihood, mean, scale, [])
         encoder = MLPEncoder(X.shape[1], latent_dim, hidden_dims)
         decoder = MLPDecoder(latent_dim, X.shape[1], hidden_dims, likelihood=likelihood)
         result = PretrainedAutoencoder(encoder, decoder, likelihood, mean, scale, [])

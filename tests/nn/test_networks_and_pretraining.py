@@ -135,6 +135,76 @@ def test_identity_objective_builds_untrained_identity_networks_on_standardised_f
         pretrain(X, latent_dim=2, likelihood="gaussian", objective="identity")
 
 
+def _correlated_features(n=60, seed=0):
+    """Five features with a clear spectrum: two strong directions, three weak ones."""
+    generator = np.random.default_rng(seed)
+    rotation, _ = np.linalg.qr(generator.standard_normal((5, 5)))
+    return 1.5 + generator.standard_normal((n, 5)) * np.array([4.0, 2.0, 0.6, 0.3, 0.2]) @ rotation
+
+
+def test_pca_networks_are_scikit_learns_pca_and_its_reconstruction():
+    from sklearn.decomposition import PCA
+
+    from pyro_drpm.nn import pca_networks
+
+    X = torch.as_tensor(_correlated_features(), dtype=torch.float64)
+    encoder, decoder = pca_networks(X, 2)
+    assert encoder.loc.weight.dtype == torch.float64 and len(encoder.trunk) == 0 and len(decoder.trunk) == 0
+    assert encoder.loc.weight.requires_grad and decoder.obs_log_scale.requires_grad  # all of it trainable
+    encoder.requires_grad_(False)
+    decoder.requires_grad_(False)
+    scores = encoder(X)[0]
+    reference = PCA(2, svd_solver="full").fit(X.numpy())
+    expected = reference.transform(X.numpy())
+    signs = np.sign((scores.numpy() * expected).sum(0))  # PCA axes are defined up to their sign
+    torch.testing.assert_close(scores, torch.as_tensor(expected * signs), atol=1e-10, rtol=0)
+    # the decoder maps the scores back to scikit-learn's reconstruction; its noise is the residuals' RMS
+    reconstruction = reference.inverse_transform(expected)
+    torch.testing.assert_close(decoder(scores), torch.as_tensor(reconstruction), atol=1e-10, rtol=0)
+    rms = np.sqrt(np.square(X.numpy() - reconstruction).mean(0))
+    torch.testing.assert_close(decoder.obs_log_scale, torch.as_tensor(np.log(rms)), atol=1e-10, rtol=0)
+    # every axis's largest entry is positive, so the networks do not depend on the SVD's signs
+    weight = encoder.loc.weight
+    assert (weight.gather(-1, weight.abs().argmax(-1, keepdim=True)) > 0).all()
+    encoder_again, _ = pca_networks(-X, 2)  # the same axes up to sign, and the same convention picks them
+    torch.testing.assert_close(encoder_again.loc.weight, weight, atol=1e-10, rtol=0)
+    _, scale = encoder(X)
+    torch.testing.assert_close(scale, torch.full_like(scale, math.exp(-2.0)))
+
+
+def test_pca_networks_floor_the_noise_at_the_encoders_scale_and_check_their_input():
+    from pyro_drpm.nn import pca_networks
+
+    X = torch.as_tensor(_correlated_features(), dtype=torch.float32)
+    _, decoder = pca_networks(X, 5)  # every component: the reconstruction is exact
+    torch.testing.assert_close(decoder.obs_log_scale, torch.full((5,), -2.0))
+    for bad in (0, 6, 2.0, True):
+        with pytest.raises(ValueError, match="n_components"):
+            pca_networks(X, bad)
+    with pytest.raises(ValueError, match="must be a matrix"):
+        pca_networks(X[0], 1)
+
+
+def test_pca_objective_builds_untrained_networks_on_the_standardised_features():
+    from pyro_drpm.nn import pca_networks
+
+    X = _correlated_features()
+    rng_state = torch.get_rng_state()
+    pre = pretrain(X, latent_dim=2, likelihood="gaussian", epochs=5, objective="pca")
+    assert torch.equal(torch.get_rng_state(), rng_state) and pre.history == []
+    data = pre.preprocess(X)
+    encoder, decoder = pca_networks(data, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(pre.encoder(data)[0], encoder(data)[0])
+    torch.testing.assert_close(pre.decoder.obs_log_scale, decoder.obs_log_scale)
+    with pytest.raises(ValueError, match="Gaussian likelihood"):
+        pretrain(np.random.default_rng(0).random((20, 5)), latent_dim=2, objective="pca")
+    with pytest.raises(ValueError, match="augment=True is not supported"):
+        pretrain(X, latent_dim=2, likelihood="gaussian", objective="pca", augment=True)
+    with pytest.raises(ValueError, match="n_components"):
+        pretrain(X, latent_dim=6, likelihood="gaussian", objective="pca")
+
+
 def _three_blobs(n_per_blob=30, dim=6, seed=0):
     generator = np.random.default_rng(seed)
     centres = 4.0 * np.eye(3, dim)

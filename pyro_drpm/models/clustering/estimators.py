@@ -191,7 +191,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
 
     :param n_clusters: number of clusters ``K`` (for the DP mixture: the truncation level).
     :param latent_dim: dimension of ``z``; ``"auto"``: 10 for ``[0, 1]`` data, ``D`` with the identity
-        networks, ``min(10, D)`` otherwise.
+        networks, 2 with ``pretraining`` ``"tsne"`` or ``"pca"``, ``min(10, D)`` otherwise.
     :param hidden_dims: encoder hidden widths (decoder mirrored); ``"auto"``: ``(256, 256)`` / ``(64, 64)``.
     :param likelihood: ``"bernoulli"``, ``"gaussian"`` or ``"auto"`` (Bernoulli iff all features lie in
         ``[0, 1]``).
@@ -207,14 +207,18 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
     :param augment: use random affine jitters of the images
         (:func:`~pyro_drpm.nn.augment_images`) in pretraining; ``"auto"``: on for Bernoulli data
         whose feature count is a square (square images such as the 8 x 8 digits or 28 x 28 MNIST) unless
-        ``pretraining="tsne"``, off otherwise.
+        ``pretraining`` is ``"tsne"`` or ``"pca"``, off otherwise.
     :param pretraining: ``"contrastive"`` (twin contrastive learning on two augmented views plus reconstruction,
         :func:`~pyro_drpm.nn.pretrain_contrastive`, the DRPM code's choice; needs augmentable
         images), ``"autoencoder"`` (reconstruction only, denoising when ``augment``), ``"identity"`` (no
         pretraining: linear networks that start as the identity, :func:`~pyro_drpm.nn.identity_networks`, so
         the clusters live in the standardised feature space; ``latent_dim`` must be ``D``), ``"tsne"`` (the
         encoder's mean regresses a t-SNE embedding of the training set, :func:`~pyro_drpm.nn.pretrain_tsne`, so
-        the latent space keeps the data's neighbourhoods; ``latent_dim`` 1 to 3, ``"auto"``: 2), or ``"auto"``:
+        the latent space keeps the data's neighbourhoods; ``latent_dim`` 1 to 3, ``"auto"``: 2), ``"pca"`` (no
+        pretraining: linear networks set to the principal axes of the standardised features,
+        :func:`~pyro_drpm.nn.pca_networks`, so the clusters live in the leading principal component scores and the
+        decoder still explains every feature; real-valued data only; ``latent_dim`` 1 to ``D``, ``"auto"``: 2),
+        or ``"auto"``:
         contrastive when ``augment`` is on, identity for real-valued data with at most 32 features (when
         ``latent_dim`` is ``"auto"`` or ``D``), autoencoder otherwise.
     :param freeze_encoder: keep the encoder's trunk (all layers but the mean and scale heads) fixed after
@@ -328,7 +332,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         hidden = (_IMAGE_HIDDEN if image_like else _TABULAR_HIDDEN) if self.hidden_dims == "auto" else self.hidden_dims
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         square = image_like and image_side(n_features) is not None
-        augment = (square and self.pretraining != "tsne") if self.augment == "auto" else bool(self.augment)
+        augment = (square and self.pretraining not in ("tsne", "pca")) if self.augment == "auto" else bool(self.augment)
         if augment and not square:
             raise ValueError("augment=True needs square images with features in [0, 1] (Bernoulli likelihood)")
         objective = self.pretraining
@@ -350,6 +354,8 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
             latent_dim = n_features
         elif objective == "tsne":
             latent_dim = 2
+        elif objective == "pca":
+            latent_dim = min(2, n_features)
         else:
             latent_dim = 10 if image_like else min(10, n_features)
 
