@@ -9,7 +9,8 @@ number with full-covariance clusters and every subset kept (``covariance="full",
 and full covariances (pruned), with the autoencoder embedding that was the default before the identity
 networks (``pretraining="autoencoder"``), with the t-SNE pretraining (``pretraining="tsne"``: a 2-D latent
 space regressed onto a t-SNE of the standardised features), and with the PCA networks (``pretraining="pca"``:
-linear networks set to the two leading principal components, and to three on wine with 6). For every row, the
+linear networks set to the two leading principal components; on wine with 6 also three components, and two with
+full covariances). For every row, the
 number of clusters that BIC model selection picks (``BICGaussianMixture`` with the row's kind of covariances
 and its upper bound, on the standardised features); and a second table of what BIC picks with each of
 scikit-learn's four kinds of covariances (diagonal, full, tied, spherical) on every data set.
@@ -62,6 +63,7 @@ CASES = (  # (data set, upper bound n_clusters, estimator options other than the
     ("iris", 3, PCA),
     ("breast cancer", 2, PCA),
     ("wine", 6, PCA + (("latent_dim", 3),)),
+    ("wine", 6, PCA + (("covariance", "full"),)),
 )
 #: (data set, upper bound) of the second table: BIC's choice with every kind of covariances
 BIC_CASES = (("4 blobs in 8-D", 8), ("wine", 6), ("iris", 6), ("breast cancer", 4))
