@@ -223,6 +223,10 @@ def tsne_targets(X: torch.Tensor, n_components: int = 2, seed: int = 0) -> torch
     than 91 rows), centred and divided by its root mean square over all coordinates (the layout's shape kept),
     as a tensor on ``X``'s device and in its dtype: the targets of :func:`pretrain_tsne`.
 
+    The t-SNE runs on one OpenMP thread (``threadpoolctl``): its Barnes-Hut gradient sums in an order that
+    depends on the number of threads, so with the default (all cores) the layout for one ``seed`` would differ
+    between machines with different core counts.
+
     Example::
 
         >>> targets = tsne_targets(torch.randn(40, 5), 2, seed=0)
@@ -233,6 +237,7 @@ def tsne_targets(X: torch.Tensor, n_components: int = 2, seed: int = 0) -> torch
     :param seed: ``random_state`` of the t-SNE.
     """
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     if n_components not in (1, 2, 3):
         raise ValueError(f"t-SNE targets need n_components (latent_dim) 1, 2 or 3, got {n_components}")
@@ -240,7 +245,8 @@ def tsne_targets(X: torch.Tensor, n_components: int = 2, seed: int = 0) -> torch
         raise ValueError(f"t-SNE targets need at least 4 rows of X, got {X.shape[0]}")
     perplexity = min(30.0, (X.shape[0] - 1) / 3.0)
     tsne = TSNE(n_components, perplexity=perplexity, init="pca", random_state=seed)
-    layout = tsne.fit_transform(X.detach().cpu().double().numpy())
+    with threadpool_limits(limits=1, user_api="openmp"):
+        layout = tsne.fit_transform(X.detach().cpu().double().numpy())
     layout = layout - layout.mean(0)
     layout = layout / np.sqrt(np.square(layout).mean())
     return torch.as_tensor(layout, dtype=X.dtype, device=X.device)

@@ -214,13 +214,15 @@ def _three_blobs(n_per_blob=30, dim=6, seed=0):
 
 def test_tsne_targets_are_scikit_learns_tsne_centred_and_scaled():
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     from pyro_drpm.nn import tsne_targets
 
     X, _ = _three_blobs()
     data = torch.as_tensor(X, dtype=torch.float32)
     targets = tsne_targets(data, 2, seed=3)
-    reference = TSNE(2, perplexity=89 / 3, init="pca", random_state=3).fit_transform(data.double().numpy())
+    with threadpool_limits(limits=1, user_api="openmp"):  # as tsne_targets runs it
+        reference = TSNE(2, perplexity=89 / 3, init="pca", random_state=3).fit_transform(data.double().numpy())
     reference = reference - reference.mean(0)
     reference = reference / np.sqrt(np.square(reference).mean())
     assert targets.dtype == torch.float32 and targets.shape == (90, 2)
@@ -231,6 +233,23 @@ def test_tsne_targets_are_scikit_learns_tsne_centred_and_scaled():
         tsne_targets(data, 4)
     with pytest.raises(ValueError, match="at least 4 rows"):
         tsne_targets(data[:3], 2)
+
+
+def test_tsne_targets_do_not_depend_on_the_number_of_threads():
+    # Barnes-Hut t-SNE sums its gradient per OpenMP thread: on two threads scikit-learn's layout of these points
+    # differs from the one-thread layout, which tsne_targets always computes
+    from threadpoolctl import threadpool_limits
+
+    from pyro_drpm.datasets import load_digits_01
+    from pyro_drpm.nn import tsne_targets
+
+    X, _ = load_digits_01()
+    data = torch.as_tensor(X[:300], dtype=torch.float32)
+    with threadpool_limits(limits=2, user_api="openmp"):
+        on_two = tsne_targets(data, 2, seed=0)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        on_one = tsne_targets(data, 2, seed=0)
+    assert torch.equal(on_two, on_one)
 
 
 def test_tsne_pretraining_regresses_the_targets_and_keeps_the_blobs_apart():
