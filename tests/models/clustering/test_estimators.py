@@ -287,7 +287,7 @@ def test_drpm_clustering_on_the_tsne_pretraining_finds_the_ten_digits():
     # the goal for the digits with an upper bound of 20: 10 +- 1 clusters used and ACC >= 0.85. On the contrastive
     # embedding DRPM-VC keeps 13-14 clusters (writing styles of one digit apart); on the t-SNE pretraining (the
     # main job's, which this repeats for seed 0) it used 10 clusters with ACC 0.90 on seed 0 where this test was
-    # written, and 8-10 clusters with ACC 0.78-0.95 over seeds 0-9 (benchmarks/results/clustering_comparison.md)
+    # written, and 9-10 clusters with ACC 0.86-0.95 over seeds 0-9 (benchmarks/results/clustering_comparison.md)
     from pyro_drpm.datasets import load_digits_01
     from pyro_drpm.models.clustering.metrics import cluster_accuracy
 
