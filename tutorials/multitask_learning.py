@@ -454,10 +454,10 @@ print(f"total time {(time.time() - started) / 60:.1f} min")
 #   digit carries no information (runs differ by a unit or two per `p`). Here the learned partition follows how
 #   much a task can still gain, not its noise level.
 # * **"At least as accurate as the baselines on the noisy task without loss-weight tuning": only partly.** On
-#   task 2 the DRPM is within the seeds' spread of the best baseline (the fixed split) for `p <= 0.4` and at
-#   `p = 1`, but below it at `p = 0.6` and `p = 0.8` (the paired 95 % intervals exclude 0). On the clean task
-#   its paired differences with the best baseline include 0 at every `p`. No loss weights were tuned for any
-#   method; uncertainty weighting did not beat the plain sum here.
+#   task 2 the DRPM is within the seeds' spread of the best baseline (the fixed split for `p <= 0.4`,
+#   uncertainty weighting at `p = 1`), but below the fixed split at `p = 0.6` and `p = 0.8` (the paired 95 %
+#   intervals exclude 0). On the clean task its paired differences with the best baseline include 0 at every
+#   `p`. No loss weights were tuned for any method; uncertainty weighting did not beat the plain sum here.
 # * **Where the partition parameters come from matters.** Reading them off the encoder's own features instead
 #   of a separate copy of the encoder lowered the noisy task's accuracy at `p = 0.6` on every seed; hence the
 #   default.
