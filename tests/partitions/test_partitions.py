@@ -35,7 +35,7 @@ def test_drpm_prior_is_exchangeable_with_learned_size_logits():
         DRPMPrior(0)
 
 
-def test_crp_prior_has_its_concentration_and_learns_it_under_svi():
+def test_crp_prior_has_its_concentration_and_its_gradient_has_the_expected_sign():
     prior = CRPPrior(4, concentration=0.5)
     d = prior(6)
     assert isinstance(d, ChineseRestaurantProcess) and d.event_shape == (4, 6)
@@ -63,12 +63,12 @@ def test_urn_policies():
 @pytest.mark.parametrize("urn", [CountsUrn(), CountsUrn(slack=1), FullUrn()], ids=["exact", "slack", "full"])
 def test_cluster_ordered_guide_follows_confident_responsibilities(urn):
     guide = ClusterOrderedDRPM(3, urn=urn, dtype=torch.float64)
-    r = torch.eye(3)[[2, 0, 0, 1, 2, 0]] * 0.98 + 0.01 / 1.0
+    r = torch.eye(3)[[2, 0, 0, 1, 2, 0]] * 0.98 + 0.01
     r = r / r.sum(-1, keepdim=True)
     q = guide(r, temperature=0.5)
-    samples = q.sample(torch.Size([50])).argmax(-2)
+    samples = q.sample(torch.Size([200])).argmax(-2)
     agree = (samples == torch.tensor([2, 0, 0, 1, 2, 0])).double().mean()
-    assert agree > (0.99 if isinstance(urn, CountsUrn) and urn.slack == 0 else 0.6)
+    assert agree > (0.99 if isinstance(urn, CountsUrn) and urn.slack == 0 else 0.7)  # about 0.8 with random sizes
     r.requires_grad_(True)
     Y = guide(r, temperature=0.5).rsample()
     (Y * torch.randn_like(Y)).sum().backward()
@@ -124,14 +124,15 @@ def test_log_prob_sizes_is_the_log_prob_of_any_partition_with_those_sizes():
         log_p = prior.log_prob_sizes(sizes)
         assert log_p.shape == (2,)
         torch.testing.assert_close(log_p[0], prior(5).log_prob(Y).detach(), atol=1e-10, rtol=0)
-    # the DRPM prior's closed form against the general DRPM (quadrature over the ordered blocks)
-    general = DRPM(torch.tensor([0.3, -0.2, 0.1], dtype=torch.float64), torch.zeros(5, dtype=torch.float64))
-    torch.testing.assert_close(
-        DRPMPrior(3, size_logits=torch.tensor([0.3, -0.2, 0.1])).log_prob_sizes(sizes)[0],
-        general.log_prob(Y).float(),
-        atol=1e-5,
-        rtol=0,
-    )
+    # the DRPM prior's closed form against the general DRPM (quadrature over the ordered blocks), for both size
+    # vectors and several orders of the elements (exchangeable: the same value for every order)
+    prior = DRPMPrior(3, size_logits=torch.tensor([0.3, -0.2, 0.1]), dtype=torch.float64)
+    general = DRPM(prior.size_logits.detach().double(), torch.zeros(5, dtype=torch.float64))
+    closed_form = prior.log_prob_sizes(sizes).detach()
+    for row, blocks in enumerate(([2, 0, 2, 0, 2], [2, 0, 2, 1, 2])):  # sizes (2, 0, 3) and (1, 1, 3)
+        for _ in range(4):
+            Y = torch.eye(3, dtype=torch.float64)[:, torch.tensor(blocks)[torch.randperm(5)]]
+            torch.testing.assert_close(closed_form[row], general.log_prob(Y), atol=1e-12, rtol=0)
 
 
 def test_drpm_predictive_weights_are_the_exact_ratio():

@@ -41,6 +41,7 @@ def test_svi_steps_finite_elbo_and_gradients_everywhere(urn, elbo, partition_gra
     loss.backward()
     for name, param in vc.named_parameters():
         assert param.grad is not None and torch.isfinite(param.grad).all(), name
+        assert param.grad.abs().sum() > 0, name
     assert vc.partition_guide.log_score_scale.grad.abs() > 0
     with pyro.get_param_store().scope():
         history = train_svi(vc, torch.rand(36, 6), epochs=3, batch_size=12)
@@ -62,19 +63,23 @@ def test_which_parameters_the_partition_term_trains(partition_gradients):
 
 def test_pathwise_guide_has_the_same_elbo_and_drops_only_the_direct_term():
     x = torch.rand(10, 6)
-    losses, grads = {}, {}
+    losses, direct, total = {}, {}, {}
     for mode in ("all", "pathwise"):
         vc = _model(partition_gradients=mode)
         torch.manual_seed(1)
         site = poutine.trace(vc.guide).get_trace(x).nodes["partition"]
         value = site["value"]
         losses[mode] = site["fn"].log_prob(value)
-        # without a path through the value, "pathwise" leaves log q(Y) no gradient into the encoder
-        site["fn"].log_prob(value.detach()).backward()
-        grads[mode] = vc.encoder.loc.weight.grad
+        weight = vc.encoder.loc.weight
+        # the direct term: the gradient of log q(Y) with no path through the value
+        (grad,) = torch.autograd.grad(site["fn"].log_prob(value.detach()), weight, allow_unused=True, retain_graph=True)
+        direct[mode] = torch.zeros_like(weight) if grad is None else grad
+        (total[mode],) = torch.autograd.grad(losses[mode], weight)
     torch.testing.assert_close(losses["all"], losses["pathwise"])
-    assert grads["all"] is not None and grads["all"].abs().sum() > 0
-    assert grads["pathwise"] is None or grads["pathwise"].abs().sum() == 0
+    assert direct["all"].abs().sum() > 0 and direct["pathwise"].abs().sum() == 0
+    # what "pathwise" keeps is the path through the value: the full gradient minus the direct term
+    assert total["pathwise"].abs().sum() > 0
+    torch.testing.assert_close(total["pathwise"], total["all"] - direct["all"], atol=1e-6, rtol=1e-5)
 
 
 def test_trace_sites_and_weights():
@@ -111,7 +116,7 @@ def test_elbo_is_the_exact_log_density_difference():
     p_z = torch.distributions.Normal(vc.locs[labels], vc.scales[labels]).log_prob(z).sum()
     p_x = vc.decoder.distribution(z).log_prob(x).sum()
     expected = -(p_x + p_z + p_Y.float() - q_z - q_Y.float())
-    assert loss == pytest.approx(float(expected.detach()), rel=1e-4, abs=1e-3)
+    assert loss == pytest.approx(float(expected.detach()), rel=1e-6, abs=1e-5)
 
 
 @pytest.mark.parametrize("urn_slack, urn", [(0, [3.0, 1.0, 2.0]), (2, [5.0, 3.0, 4.0])])
@@ -128,11 +133,12 @@ def test_guide_ranks_elements_by_cluster_and_matches_sizes(urn_slack, urn):
     order = score_logits.detach().argsort(descending=True)
     assert set(order[:3].tolist()) == {2, 3, 4} and order[3].item() == 5 and set(order[4:].tolist()) == {0, 1}
     torch.testing.assert_close(class_sizes, torch.tensor(urn, dtype=torch.float64))  # rounded counts (+ slack)
-    # the samples put (almost) every element in its own cluster
+    # the samples put every element in its own cluster with deterministic sizes, and about 81% of them with two
+    # balls of slack (random sizes push elements across block boundaries)
     q = DRPM(size_logits.double(), score_logits.double(), class_sizes=class_sizes.double())
-    labels = torch.stack([q.sample().argmax(0) for _ in range(20)])
+    labels = q.sample((2000,)).argmax(-2)
     agree = (labels == torch.tensor([2, 2, 0, 0, 0, 1])).double().mean()
-    assert agree > (0.99 if urn_slack == 0 else 0.8)
+    assert agree > (0.99 if urn_slack == 0 else 0.75)
 
 
 def test_cluster_path_order_walks_a_line():
@@ -181,9 +187,11 @@ def test_crp_prior_runs_under_svi_and_learns_its_concentration():
     loss.backward()
     assert torch.isfinite(vc.prior.log_concentration.grad) and vc.prior.log_concentration.grad != 0
     assert vc.encoder.loc.weight.grad.abs().sum() > 0
+    before = vc.prior.log_concentration.detach().item()
     with pyro.get_param_store().scope():
         history = train_svi(vc, torch.rand(36, 6), epochs=2, batch_size=12)
     assert all(math.isfinite(h) for h in history)
+    assert vc.prior.log_concentration.detach().item() != before  # SVI moved the concentration
     with pytest.raises(ValueError, match="concentration"):
         CRPPrior(3, concentration=0.0)
 

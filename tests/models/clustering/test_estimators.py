@@ -309,7 +309,8 @@ def test_pca_pretraining_gives_a_two_dimensional_principal_subspace(blobs):
     data = StandardScaler().fit_transform(X)
     scores = PCA(2).fit_transform(data)
     codes = est.pretrained_.embed(X).double().numpy()
-    np.testing.assert_allclose(np.abs(codes), np.abs(scores), atol=1e-4)
+    signs = np.sign((codes * scores).sum(0))  # each component is determined up to its sign
+    np.testing.assert_allclose(codes * signs, scores, atol=1e-5)
     assert est.transform(X).shape == (240, 2)
     assert DRPMClustering(3, pretraining="pca", latent_dim=4, random_state=0, **FAST).fit(X).transform(X).shape[1] == 4
     with pytest.raises(ValueError, match="Gaussian likelihood"):
@@ -356,7 +357,7 @@ def test_score_size_gradient_fits_with_random_learned_sizes(prior, blobs):
     offsets = est.model_.partition_guide.size_offsets
     assert offsets is not None and offsets.detach().abs().sum() > 0  # the size stage was trained
     assert np.isfinite(est.history_).all() and labels.shape == (X.shape[0],)
-    assert 1 <= est.n_clusters_ <= 4
+    assert est.n_clusters_ == 4 and adjusted_rand_index(y, labels) > 0.95
 
 
 def test_full_covariance_mixture_starts_from_k_means_not_the_likeliest_overfit():

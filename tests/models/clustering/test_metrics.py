@@ -35,10 +35,12 @@ def test_accuracy_with_more_clusters_than_classes_counts_surplus_as_errors():
 
 
 def test_accuracy_is_hungarian_not_greedy():
-    # greedy per-cluster majority would give 1.0 (both clusters -> class 0 is not allowed one-to-one)
-    y = [0, 0, 0, 0, 1, 1]
-    pred = [0, 0, 1, 1, 1, 1]
-    assert cluster_accuracy(y, pred) == pytest.approx(4 / 6)
+    # cluster 0 holds 3 of class 0 and 2 of class 1, cluster 1 holds 2 of class 0. One-to-one, the best matching is
+    # cluster 0 -> class 1 and cluster 1 -> class 0 (2 + 2 of 7); greedy one-to-one (largest cell first) gives
+    # 3 / 7 and per-cluster majority (both clusters -> class 0, not one-to-one) 5 / 7
+    y = [0, 0, 0, 0, 0, 1, 1]
+    pred = [0, 0, 0, 1, 1, 0, 0]
+    assert cluster_accuracy(y, pred) == pytest.approx(4 / 7)
 
 
 def test_contingency_table():

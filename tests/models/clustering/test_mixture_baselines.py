@@ -36,6 +36,7 @@ def test_svi_steps_give_finite_elbo_and_train_every_parameter(cls):
     loss.backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and torch.isfinite(param.grad).all(), name
+        assert param.grad.abs().sum() > 0, name
     with pyro.get_param_store().scope():
         history = train_svi(model, torch.rand(40, 6), epochs=3, batch_size=10)
     assert len(history) == 3 and all(torch.isfinite(torch.tensor(history)))
