@@ -7,12 +7,15 @@ import numpy as np
 from scipy import stats
 
 
-def seed_arguments(description: str, default_seeds: int) -> argparse.Namespace:
-    """``--quick`` (one seed, tiny budgets), ``--seeds N`` and ``--jobs J`` (seeds run in parallel processes)."""
+def seed_arguments(description: str, default_seeds: int, configure=None) -> argparse.Namespace:
+    """``--quick`` (one seed, tiny budgets), ``--seeds N`` and ``--jobs J`` (seeds run in parallel processes);
+    ``configure(parser)``, when given, adds a benchmark's own arguments."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=default_seeds)
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    if configure is not None:
+        configure(parser)
     args = parser.parse_args()
     if args.quick:
         args.seeds = 1

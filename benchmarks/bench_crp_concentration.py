@@ -1,12 +1,13 @@
 """How a fixed CRP concentration shapes DRPM-VC on the digits: clusters used and accuracy, against the learned one.
 
-The main job's contrastive setting (1797 digits, twin contrastive pretraining, 200 pretraining and 100 SVI epochs,
-batches of 256, upper bound 20) with ``DRPMClustering(partition_prior="crp", learn_concentration=False)`` at
-concentrations 0.01, 0.1, 1 and 10, and the estimator's default (concentration learned from 1). Every row of one
-seed shares the seed's pretraining. The concentration is a prior setting chosen here *by looking at the labels*, so
-the table is a sensitivity study, not a model selection: the learned row is what the estimator does by itself.
-Usage: ``python benchmarks/bench_crp_concentration.py [--quick] [--seeds N] [--jobs J]``; writes
-``results/crp_concentration.md``.
+The main job's setting (1797 digits, 200 pretraining and 100 SVI epochs, batches of 256, upper bound 20) with either
+of its embeddings (``--pretraining contrastive``, the default here, or ``tsne``, the main job's default) and
+``DRPMClustering(partition_prior="crp", learn_concentration=False)`` at concentrations 0.01, 0.1, 1 and 10, and the
+estimator's default (concentration learned from 1). Every row of one seed shares the seed's pretraining. The
+concentration is a prior setting chosen here *by looking at the labels*, so the table is a sensitivity study, not a
+model selection: the learned row is what the estimator does by itself.
+Usage: ``python benchmarks/bench_crp_concentration.py [--quick] [--seeds N] [--jobs J] [--pretraining P]``;
+writes ``results/crp_concentration.md`` (contrastive) or ``results/crp_concentration_tsne.md``.
 """
 
 import datetime
@@ -36,10 +37,17 @@ def _mean_std(values: np.ndarray) -> str:
     return f"{values.mean():.3f} +- {values.std(ddof=1) if len(values) > 1 else 0.0:.3f}"
 
 
-def run_seed(seed: int, quick: bool) -> dict:
+PRETRAINING_WORDS = {
+    "contrastive": f"twin contrastive pretraining with {UPPER_BOUND} cluster columns",
+    "tsne": "t-SNE pretraining (the encoder regresses a 2-D t-SNE of the pixels)",
+}
+
+
+def run_seed(seed: int, quick: bool, pretraining: str) -> dict:
     torch.set_num_threads(1)
     X, y = load_digits_01()
-    pretrained = pretrain_digits(X, seed=seed, epochs=3 if quick else 200, n_clusters=UPPER_BOUND)
+    epochs = 3 if quick else 200
+    pretrained = pretrain_digits(X, seed=seed, epochs=epochs, n_clusters=UPPER_BOUND, objective=pretraining)
     settings = dict(pretrained=pretrained, random_state=seed, epochs=_svi_epochs(quick), batch_size=256, lr=1e-3)
     rows = {}
     for concentration in (*CONCENTRATIONS, LEARNED):
@@ -63,16 +71,22 @@ def run_seed(seed: int, quick: bool) -> dict:
 
 def main():
     torch.set_num_threads(1)
-    args = seed_arguments(__doc__, default_seeds=10)
+
+    def configure(parser):
+        parser.add_argument("--pretraining", default="contrastive", choices=sorted(PRETRAINING_WORDS))
+
+    args = seed_arguments(__doc__, default_seeds=10, configure=configure)
     with ProcessPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(run_seed, seed, args.quick) for seed in range(args.seeds)]
+        futures = [pool.submit(run_seed, seed, args.quick, args.pretraining) for seed in range(args.seeds)]
         results = [future.result() for future in tqdm(futures, desc="seeds")]
+    command_suffix = "" if args.pretraining == "contrastive" else f" --pretraining {args.pretraining}"
     lines = [
-        "## DRPM-VC on the digits: a fixed CRP concentration against the learned one",
+        "## DRPM-VC on the digits: a fixed CRP concentration against the learned one"
+        + ("" if args.pretraining == "contrastive" else f" ({args.pretraining} pretraining)"),
         "",
         f"Measured {datetime.date.today().isoformat()} on {describe_machine()}; "
-        f"`python benchmarks/bench_crp_concentration.py`; {args.seeds} seeds (0-{args.seeds - 1}), the main job's "
-        f"setting (upper bound {UPPER_BOUND}, twin contrastive pretraining with {UPPER_BOUND} cluster columns "
+        f"`python benchmarks/bench_crp_concentration.py{command_suffix}`; {args.seeds} seeds (0-{args.seeds - 1}), "
+        f"the main job's setting (upper bound {UPPER_BOUND}, {PRETRAINING_WORDS[args.pretraining]} "
         "shared by a seed's rows, "
         f"{_svi_epochs(args.quick)} SVI epochs). `DRPMClustering(partition_prior='crp')` with the concentration "
         "fixed, and the default that learns it from 1. The fixed values are looked at with the labels known: "
@@ -102,7 +116,7 @@ def main():
         "",
         f"Learned concentration: {_mean_std(learned)}.",
     ]
-    write_section("crp_concentration", lines)
+    write_section("crp_concentration" + ("" if args.pretraining == "contrastive" else f"_{args.pretraining}"), lines)
 
 
 if __name__ == "__main__":
