@@ -3,7 +3,7 @@
 from pyro_drpm.infer.minibatch import minibatches
 from pyro_drpm.infer.path_derivative import PathDerivative
 from pyro_drpm.infer.schedules import ConstantSchedule, ExponentialSchedule, LinearSchedule, Schedule
-from pyro_drpm.infer.training import ELBOS, SVIModel, svi_optimizer, train_svi
+from pyro_drpm.infer.training import ELBOS, SVIModel, evaluate_elbo, svi_optimizer, train_svi
 
 __all__ = [
     "ELBOS",
@@ -13,6 +13,7 @@ __all__ = [
     "PathDerivative",
     "SVIModel",
     "Schedule",
+    "evaluate_elbo",
     "minibatches",
     "svi_optimizer",
     "train_svi",

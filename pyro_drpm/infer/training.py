@@ -32,7 +32,7 @@ from pyro.infer import SVI, Trace_ELBO, TraceMeanField_ELBO
 from pyro_drpm.infer.minibatch import minibatches
 from pyro_drpm.infer.schedules import Schedule
 
-__all__ = ["ELBOS", "SVIModel", "svi_optimizer", "train_svi"]
+__all__ = ["ELBOS", "SVIModel", "evaluate_elbo", "svi_optimizer", "train_svi"]
 
 #: ``"trace"``: Pyro's ``Trace_ELBO`` (Monte-Carlo log-density differences at every site); ``"meanfield"``:
 #: ``TraceMeanField_ELBO``, the same bound with analytic KL divergences where Pyro knows them, Monte Carlo
@@ -113,6 +113,48 @@ def train_svi(
             epoch_iter.set_postfix(loss=f"{history[-1]:.3f}")
     _set_mode(model, training=False)
     return history
+
+
+def evaluate_elbo(
+    model: SVIModel,
+    X: torch.Tensor,
+    *,
+    batch_size: int = 256,
+    num_particles: int = 10,
+    elbo: str = "trace",
+    generator: torch.Generator | None = None,
+    **kwargs,
+) -> float:
+    """The ELBO per data point of ``model.model`` / ``model.guide`` on ``X``, without training: the sum over one
+    random split of ``X`` into mini-batches (:func:`~pyro_drpm.infer.minibatch.minibatches`, drawn from
+    ``generator``) of each batch's ELBO estimate from ``num_particles`` samples, divided by ``len(X)``.
+
+    It is the quantity that :func:`train_svi` maximises (its history is minus this, at one particle, while the
+    parameters move), so it compares fitted models of the same data on the same split: a model whose mini-batch
+    is the set being partitioned (variational clustering) has a bound that depends on the split. Samples come
+    from the global torch RNG; ``kwargs`` go to the model and the guide (e.g. ``temperature``).
+
+    Example::
+
+        >>> def model(x):
+        ...     with pyro.plate("data", len(x)):
+        ...         pyro.sample("x", pyro.distributions.Normal(0.0, 1.0), obs=x)
+        >>> class Problem:
+        ...     model, guide = staticmethod(model), staticmethod(lambda x: None)
+        >>> x = torch.zeros(4)
+        >>> round(evaluate_elbo(Problem(), x, batch_size=2), 4)  # log N(0; 0, 1), no latent variable
+        -0.9189
+    """
+    if elbo not in ELBOS:
+        raise ValueError(f"unknown elbo {elbo!r}; expected one of {sorted(ELBOS)}")
+    if isinstance(num_particles, bool) or not isinstance(num_particles, int) or num_particles < 1:
+        raise ValueError(f"num_particles must be an integer >= 1, got {num_particles!r}")
+    loss_fn = ELBOS[elbo](num_particles=num_particles, vectorize_particles=False)
+    n = X.shape[0]
+    total = sum(
+        loss_fn.loss(model.model, model.guide, X[index], **kwargs) for index in minibatches(n, batch_size, generator)
+    )
+    return -float(total) / n
 
 
 def _set_mode(model, training: bool) -> None:

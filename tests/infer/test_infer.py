@@ -1,4 +1,4 @@
-"""Schedules, the path-derivative wrapper and the SVI loop's schedule plumbing."""
+"""Schedules, the path-derivative wrapper, the SVI loop's schedule plumbing and the ELBO of a fitted model."""
 
 import math
 
@@ -12,6 +12,8 @@ from pyro_drpm.infer import (
     ExponentialSchedule,
     LinearSchedule,
     PathDerivative,
+    evaluate_elbo,
+    minibatches,
     svi_optimizer,
     train_svi,
 )
@@ -76,3 +78,45 @@ def test_path_derivative_keeps_the_value_and_drops_only_the_direct_gradient():
     assert q.has_rsample and q.expand((3,)).batch_shape == (3,)
     with pytest.raises(ValueError, match="scorer"):
         PathDerivative(dist.Normal(loc, 1.0).to_event(1), dist.Normal(0.0, 1.0))
+
+
+class _ConjugateNormal:
+    """``mu ~ N(0, 1)`` per mini-batch, ``x_i ~ N(mu, 1)``; the guide is the exact posterior ``N(S / (m + 1),
+    1 / (m + 1))`` (``S``, ``m``: the batch's sum and size), so every particle's ELBO is the batch's log evidence."""
+
+    def model(self, x, shift=0.0):
+        mu = pyro.sample("mu", dist.Normal(torch.zeros((), dtype=x.dtype), 1.0))
+        with pyro.plate("data", len(x)):
+            pyro.sample("x", dist.Normal(mu + shift, 1.0), obs=x)
+
+    def guide(self, x, shift=0.0):
+        precision = len(x) + 1.0
+        pyro.sample("mu", dist.Normal((x - shift).sum() / precision, precision**-0.5))
+
+
+def test_evaluate_elbo_is_the_log_evidence_per_point_for_the_exact_posterior():
+    from scipy.stats import multivariate_normal
+
+    x = torch.randn(23, dtype=torch.float64) + 0.7
+    for batch_size in (23, 8):
+        generator = torch.Generator().manual_seed(3)
+        value = evaluate_elbo(_ConjugateNormal(), x, batch_size=batch_size, num_particles=2, generator=generator)
+        # the same split, and each batch's marginal x_b ~ N(0, I + 1 1^T)
+        batches = minibatches(len(x), batch_size, torch.Generator().manual_seed(3))
+        evidence = sum(
+            multivariate_normal(mean=torch.zeros(len(b)), cov=torch.eye(len(b)) + 1.0).logpdf(x[b].numpy())
+            for b in batches
+        )
+        assert value == pytest.approx(evidence / len(x), rel=1e-10, abs=1e-10)
+    # keyword arguments reach the model and the guide
+    shifted = evaluate_elbo(_ConjugateNormal(), x + 2.0, batch_size=23, shift=2.0)
+    assert shifted == pytest.approx(evaluate_elbo(_ConjugateNormal(), x, batch_size=23), rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [(dict(elbo="exact"), "unknown elbo 'exact'"), (dict(num_particles=0), "num_particles must be an integer >= 1")],
+)
+def test_evaluate_elbo_rejects_bad_settings(options, message):
+    with pytest.raises(ValueError, match=message):
+        evaluate_elbo(_ConjugateNormal(), torch.zeros(4), **options)

@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from pyro_drpm.infer import ELBOS, ExponentialSchedule, train_svi
+from pyro_drpm.infer import ELBOS, ExponentialSchedule, evaluate_elbo, train_svi
 from pyro_drpm.models.clustering.base import COVARIANCES, LatentClusteringModel
 from pyro_drpm.models.clustering.drpm_vc import DRPMVC, SIZE_GRADIENTS
 from pyro_drpm.models.clustering.initialisation import fit_gaussian_mixture
@@ -331,6 +331,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         n_features = X.shape[1]
         hidden = (_IMAGE_HIDDEN if image_like else _TABULAR_HIDDEN) if self.hidden_dims == "auto" else self.hidden_dims
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        self._fit_seed = seed  # what score() splits and samples with
         square = image_like and image_side(n_features) is not None
         augment = (square and self.pretraining not in ("tsne", "pca")) if self.augment == "auto" else bool(self.augment)
         if augment and not square:
@@ -476,6 +477,36 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
     def fit_predict(self, X, y=None) -> np.ndarray:
         """``fit(X)`` and return ``labels_``."""
         return self.fit(X).labels_
+
+    def score(self, X, y=None) -> float:
+        """The fitted model's ELBO per point of ``X`` (:meth:`evidence_lower_bound` at its default 10 particles): a
+        lower bound on the average log-likelihood of the model, higher is better, as scikit-learn's ``score``."""
+        return self.evidence_lower_bound(X)
+
+    def evidence_lower_bound(self, X, *, num_particles: int = 10) -> float:
+        """The fitted model's ELBO per point of ``X`` (:func:`~pyro_drpm.infer.evaluate_elbo`).
+
+        ``X`` is split into mini-batches of ``batch_size``, each batch's ELBO is estimated from ``num_particles``
+        samples of every latent variable, with the training's final schedule values (the guide's end
+        temperature); the split and the samples come from the seed that ``fit`` drew from ``random_state`` (the
+        global torch RNG is left as it was), so repeated calls agree. For DRPM-VC the partitioned set is the
+        mini-batch, so the bound belongs to the split as well as to the model: compare fitted estimators on the
+        same ``X`` with the same ``batch_size`` and ``random_state``.
+        """
+        data = self._data(X)
+        seed = self._fit_seed
+        values = {name: schedule(1.0) for name, schedule in self._schedules().items()}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return evaluate_elbo(
+                self.model_,
+                data,
+                batch_size=self.batch_size,
+                num_particles=num_particles,
+                elbo=self.elbo,
+                generator=torch.Generator().manual_seed(seed),
+                **values,
+            )
 
 
 class DRPMClustering(DeepClusteringEstimator):

@@ -120,6 +120,24 @@ def test_reproducible_with_random_state_and_leaves_global_state_alone(cls, blobs
     assert list(pyro.get_param_store().keys()) == ["user_param"]
 
 
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_score_is_a_reproducible_elbo_that_prefers_the_fitted_clusters(cls, blobs):
+    X, _ = blobs
+    est = cls(n_clusters=_n_clusters(cls, 4), random_state=0, **FAST).fit(X)
+    rng_state = torch.get_rng_state()
+    fitted = est.score(X)
+    assert np.isfinite(fitted) and est.score(X) == fitted  # the split and the samples come from random_state
+    assert (
+        est.evidence_lower_bound(X, num_particles=10) == fitted
+        and est.evidence_lower_bound(X, num_particles=3) != fitted
+    )
+    assert torch.equal(torch.get_rng_state(), rng_state)
+    # a worse model of the same data gets a lower bound: every cluster mean moved far from the codes
+    with torch.no_grad():
+        est.model_.locs.add_(20.0)
+    assert est.score(X) < fitted - 10.0
+
+
 def test_refit_and_clone(blobs):
     X, _ = blobs
     est = VaDEClustering(n_clusters=3, random_state=0, **FAST)
