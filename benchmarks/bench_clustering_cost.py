@@ -26,6 +26,7 @@ from pathlib import Path
 import pyro
 import torch
 from _machine import describe_machine
+from _timing import median_ms
 
 import pyro_drpm
 from pyro_drpm.infer import ELBOS, minibatches, svi_optimizer
@@ -48,6 +49,8 @@ def _networks():
 COMPILED = ", kernels compiled"
 #: the estimator whose guide has random sizes (the full urn), trained by the size stage's score function
 RANDOM_SIZES = "DRPMClustering (DRPM prior), random guide sizes (score gradient)"
+#: the step whose parts the third table times alone
+PARTS_MODEL = "DRPM-VC, DRPM prior, partition in float32"
 #: SVI epochs of the estimators' timed training (the first is a warm-up)
 EPOCHS = 21
 
@@ -90,6 +93,62 @@ def _time_interleaved(models: dict, x, steps: int) -> tuple[dict, dict]:
             if step >= 2:
                 run["times"].append(elapsed)
     return {name: 1000 * statistics.median(run["times"]) for name, run in runs.items()}, first
+
+
+#: the parts of a DRPM-VC step timed alone by :func:`_time_parts`
+PARTS = (
+    "responsibilities (encoder output to r, the guide's input)",
+    "guide: straight-through sample (scores, Gumbel noise, sort, fill)",
+    "guide: log q(Y), the ordered-blocks race integral",
+    "prior: log p(Y), DRPM prior (MVHG sizes, closed-form ordering)",
+)
+
+
+def _time_parts(model: DRPMVC, x: torch.Tensor, repeats: int) -> dict:
+    """ms of each of :data:`PARTS` alone, forward and backward, at the inputs of one step of ``model`` on ``x``
+    (the guide's deterministic sizes, the partition in the model's dtype); each part starts from detached leaves
+    so that only its own graph is built and differentiated. The guide's ``log q(Y)`` is the sample-and-score time
+    minus the sample time (its value needs a sample's graph to carry a gradient into ``Y``)."""
+    with torch.no_grad():
+        loc, scale = model.encoder(x)
+    loc, scale = loc.requires_grad_(), scale.requires_grad_()
+
+    def responsibilities():
+        model.responsibilities(loc, scale).sum().backward()
+
+    r = model.responsibilities(loc, scale).detach()
+    direction = torch.randn(model.n_components, x.shape[0], dtype=model.prior.dtype)
+
+    def sample():
+        leaf = r.clone().requires_grad_()
+        Y = model.partition_guide(leaf, temperature=0.5).rsample()
+        (Y * direction).sum().backward()
+
+    def sample_and_score():
+        leaf = r.clone().requires_grad_()
+        posterior = model.partition_guide(leaf, temperature=0.5)
+        Y = posterior.rsample()
+        ((Y * direction).sum() + posterior.log_prob(Y)).backward()
+
+    Y = model.partition_guide(r, temperature=0.5).sample()
+
+    def prior():
+        leaf = Y.clone().requires_grad_()
+        model.prior(x.shape[0], temperature=0.5).log_prob(leaf).backward()
+
+    sampled = median_ms(sample, repeats, warmup=2)
+    return dict(
+        zip(
+            PARTS,
+            (
+                median_ms(responsibilities, repeats, warmup=2),
+                sampled,
+                median_ms(sample_and_score, repeats, warmup=2) - sampled,
+                median_ms(prior, repeats, warmup=2),
+            ),
+            strict=True,
+        )
+    )
 
 
 def _estimators(k: int, quick: bool) -> tuple[dict, torch.Tensor]:
@@ -181,13 +240,25 @@ def _measure(quick: bool) -> None:
     x = torch.rand(BATCH, FEATURES).round()
     steps = 5 if quick else 60
     epochs = 2 if quick else EPOCHS
-    rows, epoch_rows = [], []
+    rows, epoch_rows, part_rows = [], [], []
     for k in (10,) if quick else (10, 20):
-        timings, first = _time_interleaved(_models(k), x, steps)
+        models = _models(k)
+        timings, first = _time_interleaved(models, x, steps)
         baseline = timings["VaDE-style mixture"]
         for name, ms in timings.items():
             rows.append(f"| {k} | {name} | {ms:.1f} | {ms / baseline:.2f}x | {first[name]:.1f} |")
             print(rows[-1], flush=True)
+        drpm_step = timings[PARTS_MODEL]
+        parts = _time_parts(models[PARTS_MODEL], x, steps)
+        part_rows.append(f"| {k} | whole step, VaDE-style mixture | {baseline:.1f} | 1.00x |")
+        part_rows.append(f"| {k} | whole step, {PARTS_MODEL} | {drpm_step:.1f} | {drpm_step / baseline:.2f}x |")
+        for name, ms in parts.items():
+            part_rows.append(f"| {k} | {name} | {ms:.1f} | {ms / baseline:.2f}x |")
+        rest = drpm_step - sum(parts.values())
+        part_rows.append(
+            f"| {k} | the rest of the DRPM-VC step (step minus the parts above) | {rest:.1f} | {rest / baseline:.2f}x |"
+        )
+        print(*part_rows[-7:], sep="\n", flush=True)
         estimators, data = _estimators(k, quick)
         per_epoch, ratios, first_epoch = _time_epochs(estimators, data, epochs)
         for name, seconds in per_epoch.items():
@@ -234,6 +305,17 @@ def _measure(quick: bool) -> None:
             "| K | model | ms per step | ratio to VaDE | first step (s) |",
             "|---|---|---|---|---|",
             *rows,
+            "",
+            f"**Where the step's time goes**: the parts of the `{PARTS_MODEL}` step timed alone at the inputs of "
+            "the same mini-batch (forward and backward, each from detached leaves so that only its own graph is "
+            f"built; median of {steps} calls), in ms and as a multiple of the VaDE-style step of the table above. "
+            "The guide's `log q(Y)` is the time of sampling and scoring minus that of sampling alone. The rest is "
+            "what the parts leave of the step: the networks, the latent terms, Pyro's tracing, the optimiser, and "
+            "the overhead of the parts' shared graph.",
+            "",
+            "| K | part | ms | multiple of the VaDE-style step |",
+            "|---|---|---|---|",
+            *part_rows,
         ]
     )
     out = Path(__file__).parent / "results" / "clustering_cost.md"

@@ -24,12 +24,11 @@ import argparse
 import datetime
 import itertools
 import math
-import statistics
-import time
 from pathlib import Path
 
 import torch
 from _machine import describe_machine
+from _timing import median_ms
 
 from pyro_drpm.distributions import MVHG
 from pyro_drpm.distributions.testing import merged_scheme_log_pmf
@@ -37,16 +36,6 @@ from pyro_drpm.distributions.testing import merged_scheme_log_pmf
 RESULTS = Path(__file__).parent / "results" / "mvhg.md"
 NUM_CLASSES = 10
 TEMPERATURE = 0.5
-
-
-def median_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 # -- the released approximate sampler (merged rest class), re-implemented for timing and for its law ------------------

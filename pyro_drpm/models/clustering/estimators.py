@@ -217,7 +217,10 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         the latent space keeps the data's neighbourhoods; ``latent_dim`` 1 to 3, ``"auto"``: 2), ``"pca"`` (no
         pretraining: linear networks set to the principal axes of the standardised features,
         :func:`~pyro_drpm.nn.pca_networks`, so the clusters live in the leading principal component scores and the
-        decoder still explains every feature; real-valued data only; ``latent_dim`` 1 to ``D``, ``"auto"``: 2),
+        decoder still explains every feature; real-valued data only; ``latent_dim`` 1 to ``D``, ``"auto"``: 2;
+        ``latent_dim=D`` drops nothing and rotates the features to their principal axes, so that diagonal clusters
+        take the whole data set's axes, which suits some data sets and not others, see
+        ``benchmarks/results/tabular_clustering.md``),
         or ``"auto"``:
         contrastive when ``augment`` is on, identity for real-valued data with at most 32 features (when
         ``latent_dim`` is ``"auto"`` or ``D``), autoencoder otherwise.
