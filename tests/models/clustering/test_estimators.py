@@ -8,6 +8,7 @@ from sklearn.base import clone
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import GridSearchCV, KFold
 
 from pyro_drpm.models import (
     DPMixtureClustering,
@@ -136,6 +137,21 @@ def test_score_is_a_reproducible_elbo_that_prefers_the_fitted_clusters(cls, blob
     with torch.no_grad():
         est.model_.locs.add_(20.0)
     assert est.score(X) < fitted - 10.0
+
+
+@pytest.mark.parametrize("cls", [DRPMClustering, VaDEClustering])
+def test_grid_search_by_the_held_out_elbo_picks_the_number_of_blobs(cls, blobs):
+    """scikit-learn's model selection works on the estimators: ``GridSearchCV`` clones them, fits each candidate on
+    one fold and ranks it by ``score``, the ELBO per point of the held-out fold, which prefers the true number of
+    clusters of four separated blobs to two and to three."""
+    X, _ = blobs
+    options = dict(prune=False) if cls is DRPMClustering else {}
+    estimator = cls(random_state=0, epochs=10, batch_size=60, progress=False, **options)
+    search = GridSearchCV(estimator, {"n_clusters": [2, 3, 4]}, cv=KFold(2, shuffle=True, random_state=0)).fit(X)
+    scores = search.cv_results_["mean_test_score"]
+    assert search.best_params_ == {"n_clusters": 4}
+    assert np.all(np.isfinite(scores)) and scores[2] > scores[1] + 0.5 and scores[1] > scores[0]
+    assert search.best_estimator_.n_clusters_ == 4
 
 
 def test_refit_and_clone(blobs):
