@@ -9,7 +9,7 @@ mini-batch sizes. With compilation enabled, the functions marked :func:`compiled
 as eager (the tests compare both against float64). Off by default, as Pyro's own JIT (``JitTrace_ELBO``) is
 opt-in, because compiling costs time up front:
 
-- the first call compiles (about 20-35 s on a 2-core machine, less once TorchInductor's on-disk cache holds the
+- the first call compiles (about 30-45 s on a 2-core machine, less once TorchInductor's on-disk cache holds the
   kernels), and a new shape or dtype compiles again (after the first change, for dynamic shapes);
 - TorchInductor needs a C++ compiler (CPU) or Triton (GPU). When compiling a kernel fails, a
   ``RuntimeWarning`` says so once and that kernel stays eager: results never depend on whether it compiled.

@@ -547,7 +547,7 @@ class DRPMClustering(DeepClusteringEstimator):
         ``prune=False`` is the counterpart of a full-covariance ``GaussianMixture`` (the delete moves' BIC term
         grows with the covariance parameters and merges such clusters, as the mixture's own BIC does); see
         ``benchmarks/results/tabular_clustering.md``.
-    :param partition_dtype: ``"float32"`` (default; 1.3-1.6x faster per SVI step,
+    :param partition_dtype: ``"float32"`` (default; 1.3-1.8x faster per SVI step,
         ``benchmarks/results/clustering_cost.md``) or ``"float64"``: the dtype of the prior's and the guide's
         partition distributions.
     :param size_gradient: how the guide's random subset sizes (``guide_urn="full"`` or ``urn_slack > 0``) are
