@@ -46,8 +46,8 @@ class _AttachedCountsGuide(ClusterOrderedDRPM):
 
 
 class _AttachedCountsClustering(DRPMClustering):
-    def _build_model(self, pretrained, n_samples):
-        model = super()._build_model(pretrained, n_samples)
+    def _build_model(self, pretrained, n_samples, **start):
+        model = super()._build_model(pretrained, n_samples, **start)
         model.partition_guide = _AttachedCountsGuide(K, urn=FullUrn(), dtype=torch.float32)
         return model
 

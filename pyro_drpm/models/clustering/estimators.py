@@ -184,6 +184,18 @@ def _fix_encoder_noise_to_clusters(networks: PretrainedAutoencoder, model: Laten
     freeze_(networks.encoder.log_scale)
 
 
+def _concentration_starts(value) -> list[float]:
+    """``concentration`` as a list of values: a positive number, or a non-empty sequence of them."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return [_check_positive_float("concentration", value)]
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"concentration must be a positive number or a sequence of them, got {value!r}")
+    values = list(value)
+    if not values:
+        raise ValueError("concentration must be a positive number or a non-empty sequence of them, got an empty one")
+    return [_check_positive_float("concentration entries", entry) for entry in values]
+
+
 class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
     """Base class: validation, pretraining, mixture initialisation, SVI, prediction. Subclasses build the model.
 
@@ -240,7 +252,9 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
     (loss per data point and epoch), ``n_clusters_`` (the clusters in use: ``n_clusters`` is an upper bound),
     ``subsets_`` (the model's subsets in use, in label order: ``labels_`` and :meth:`predict` number them
     ``0 .. n_clusters_ - 1``), ``cluster_centers_`` (their latent means), ``n_clusters_found_`` (the same as
-    ``n_clusters_``, kept for existing code), ``likelihood_``, ``n_features_in_``.
+    ``n_clusters_``, kept for existing code), ``likelihood_``, ``n_features_in_``, ``start_elbos_`` (when
+    ``fit`` ran several starts, such as ``DRPMClustering``'s several CRP concentrations: each start's ELBO per
+    point of the training data, :meth:`evidence_lower_bound`, in the order of the starts; ``None`` otherwise).
     """
 
     _dirichlet_process_init = False
@@ -313,7 +327,8 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         return X
 
     # -- fitting -------------------------------------------------------------------------------------------
-    def _build_model(self, pretrained: PretrainedAutoencoder, n_samples: int) -> LatentClusteringModel:
+    def _build_model(self, pretrained: PretrainedAutoencoder, n_samples: int, **start) -> LatentClusteringModel:
+        """The model on the copied networks; ``start``: one of :meth:`_starts`."""
         raise NotImplementedError
 
     def _schedules(self) -> dict:
@@ -385,6 +400,36 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
                 n_clusters=self.n_clusters,
             )
         data = pretrained.preprocess(X)
+        fits = [self._fit_start(pretrained, likelihood, objective, data, seed, start) for start in self._starts()]
+        if len(fits) > 1:
+            # several starts from one pretraining: keep the fit of highest ELBO on the training data
+            elbos = [self._evidence_lower_bound(model, data, num_particles=10) for model, _, _ in fits]
+            self.start_elbos_ = np.array(elbos)
+            model, history, subset_labels = fits[int(np.argmax(elbos))]
+        else:
+            self.start_elbos_ = None
+            model, history, subset_labels = fits[0]
+        self.model_ = model
+        self.pretrained_ = pretrained
+        self.likelihood_ = likelihood
+        self.history_ = history
+        # only the subsets that some training point uses are clusters; labels number them 0 .. n_clusters_ - 1
+        subset_labels = subset_labels.numpy()
+        self.subsets_ = np.unique(subset_labels)
+        self.n_clusters_ = int(self.subsets_.size)
+        self.n_clusters_found_ = self.n_clusters_
+        self.labels_ = np.searchsorted(self.subsets_, subset_labels).astype(np.int64)
+        self.cluster_centers_ = model.locs.detach().numpy()[self.subsets_].copy()
+        return self
+
+    def _starts(self) -> list[dict]:
+        """The settings of the fits that :meth:`fit` runs from its one pretraining, passed to :meth:`_build_model`;
+        with more than one, the fit of highest ELBO on the training data is kept (default: one fit)."""
+        return [{}]
+
+    def _fit_start(self, pretrained, likelihood, objective, data, seed, start: dict):
+        """One fit from the pretrained networks (copied): the model, its mixture initialisation, SVI and the
+        training points' subsets; returns ``(model, history, subset labels)``. Every start uses ``seed``."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             networks = PretrainedAutoencoder(
@@ -397,7 +442,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
             )
             if self.freeze_encoder:
                 freeze_(networks.encoder.trunk)
-            model = self._build_model(networks, X.shape[0])
+            model = self._build_model(networks, data.shape[0], **start)
             mixture = fit_gaussian_mixture(
                 embed(networks.encoder, data),
                 self.n_clusters,
@@ -427,18 +472,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
                     progress=self.progress,
                     desc=type(self).__name__,
                 )
-        self.model_ = model
-        self.pretrained_ = pretrained
-        self.likelihood_ = likelihood
-        self.history_ = history
-        # only the subsets that some training point uses are clusters; labels number them 0 .. n_clusters_ - 1
-        subset_labels = self._subset_labels(model, data, seed).numpy()
-        self.subsets_ = np.unique(subset_labels)
-        self.n_clusters_ = int(self.subsets_.size)
-        self.n_clusters_found_ = self.n_clusters_
-        self.labels_ = np.searchsorted(self.subsets_, subset_labels).astype(np.int64)
-        self.cluster_centers_ = model.locs.detach().numpy()[self.subsets_].copy()
-        return self
+        return model, history, self._subset_labels(model, data, seed)
 
     def _fit_noise_to_full_clusters(self, networks: PretrainedAutoencoder, model: LatentClusteringModel) -> None:
         """Subclass hook, after the mixture initialisation with full covariances (not the identity networks)."""
@@ -498,13 +532,16 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         mini-batch, so the bound belongs to the split as well as to the model: compare fitted estimators on the
         same ``X`` with the same ``batch_size`` and ``random_state``.
         """
-        data = self._data(X)
+        return self._evidence_lower_bound(self.model_, self._data(X), num_particles=num_particles)
+
+    def _evidence_lower_bound(self, model, data: torch.Tensor, *, num_particles: int) -> float:
+        """:meth:`evidence_lower_bound` of ``model`` on preprocessed ``data``, split and sampled from the fit's seed."""
         seed = self._fit_seed
         values = {name: schedule(1.0) for name, schedule in self._schedules().items()}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return evaluate_elbo(
-                self.model_,
+                model,
                 data,
                 batch_size=self.batch_size,
                 num_particles=num_particles,
@@ -538,7 +575,12 @@ class DRPMClustering(DeepClusteringEstimator):
     :param partition_prior: ``"drpm"`` (default) or ``"crp"``: the model's prior over the batch's partition, a
         DRPM with learned size logits or a Chinese restaurant process truncated to ``n_clusters`` blocks (the
         CRP baseline; the guide is the same DRPM).
-    :param concentration: initial CRP concentration (``partition_prior="crp"``).
+    :param concentration: the CRP concentration (``partition_prior="crp"``): where SVI starts it, or its value
+        when it is not learned. A sequence of values: one fit from each, all from the same pretraining, mixture
+        initialisation and mini-batches, keeping the fit of highest ELBO on the training data
+        (``start_elbos_``), a choice that does not look at labels. Learned from 1 on the digits' t-SNE embedding
+        it settles where one pair of digits shares a cluster; started from 1 and 10 the ELBO picks the fits that
+        keep them apart on most seeds (``benchmarks/results/crp_concentration_tsne.md``). Each start costs one fit.
     :param learn_concentration: learn the CRP concentration by SVI (else it stays at ``concentration``).
     :param prune: ``n_clusters`` is an upper bound: start from, and end with, the subsets that the MAP partition
         of the codes uses under the prior (delete moves, :mod:`~pyro_drpm.models.clustering.pruning`); labels
@@ -600,7 +642,7 @@ class DRPMClustering(DeepClusteringEstimator):
             )
         if self.partition_prior not in PARTITION_PRIORS:
             raise ValueError(f"unknown partition_prior {self.partition_prior!r}; expected one of {PARTITION_PRIORS}")
-        _check_positive_float("concentration", self.concentration)
+        _concentration_starts(self.concentration)
         if self.partition_dtype not in PARTITION_DTYPES:
             raise ValueError(
                 f"unknown partition_dtype {self.partition_dtype!r}; expected one of {sorted(PARTITION_DTYPES)}"
@@ -627,19 +669,31 @@ class DRPMClustering(DeepClusteringEstimator):
         if self.prune:
             model.prune_(data, batch_size=self.batch_size, generator=torch.Generator().manual_seed(seed))
 
+    def fit(self, X, y=None):
+        """As :meth:`DeepClusteringEstimator.fit`; with the CRP prior, also ``concentration_``: the kept fit's
+        final CRP concentration (``None`` with the DRPM prior)."""
+        super().fit(X, y)
+        prior = self.model_.prior
+        self.concentration_ = float(prior.concentration.detach()) if isinstance(prior, CRPPrior) else None
+        return self
+
     def _subset_labels(self, model, data, seed):
         # after training, the same delete moves on the trained codes, then the posterior labels
         if self.prune:
             model.prune_(data, batch_size=self.batch_size, generator=torch.Generator().manual_seed(seed))
         return model.settle_(data)
 
-    def _build_model(self, pretrained, n_samples):
+    def _starts(self):
+        if self.partition_prior != "crp":
+            return [{}]
+        return [{"concentration": value} for value in _concentration_starts(self.concentration)]
+
+    def _build_model(self, pretrained, n_samples, concentration=None):
         k = self.n_clusters
         dtype = PARTITION_DTYPES[self.partition_dtype]
         if self.partition_prior == "crp":
-            prior = CRPPrior(
-                k, concentration=self.concentration, learn_concentration=self.learn_concentration, dtype=dtype
-            )
+            concentration = _concentration_starts(self.concentration)[0] if concentration is None else concentration
+            prior = CRPPrior(k, concentration=concentration, learn_concentration=self.learn_concentration, dtype=dtype)
         else:
             prior = DRPMPrior(k, dtype=dtype)
         urn = FullUrn() if self.guide_urn == "full" else CountsUrn(self.urn_slack)

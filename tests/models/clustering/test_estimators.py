@@ -1,5 +1,7 @@
 """The scikit-learn-style estimators: API, reproducibility, bad input, and recovery of separated blobs."""
 
+import re
+
 import numpy as np
 import pyro
 import pytest
@@ -154,6 +156,26 @@ def test_grid_search_by_the_held_out_elbo_picks_the_number_of_blobs(cls, blobs):
     assert search.best_estimator_.n_clusters_ == 4
 
 
+def test_crp_concentration_starts_keep_the_fit_of_highest_elbo(blobs):
+    """Several CRP concentrations: one fit from each (the fit a single value gives), the kept one has the
+    highest training ELBO; one value, or the DRPM prior, runs one fit and records no start ELBOs."""
+    X, _ = blobs
+    options = dict(n_clusters=4, partition_prior="crp", random_state=0, **FAST)
+    est = DRPMClustering(concentration=(0.5, 5.0), **options).fit(X)
+    singles = [DRPMClustering(concentration=value, **options).fit(X) for value in (0.5, 5.0)]
+    assert est.start_elbos_.shape == (2,) and np.all(np.isfinite(est.start_elbos_))
+    assert est.start_elbos_.tolist() == [single.evidence_lower_bound(X) for single in singles]
+    kept = singles[int(np.argmax(est.start_elbos_))]
+    assert est.evidence_lower_bound(X) == est.start_elbos_.max()
+    assert np.array_equal(est.labels_, kept.labels_) and est.concentration_ == kept.concentration_
+    assert est.concentration_ == float(est.model_.prior.concentration.detach())
+    assert singles[0].start_elbos_ is None and isinstance(singles[0].concentration_, float)
+    one = DRPMClustering(concentration=(0.5,), **options).fit(X)
+    assert one.start_elbos_ is None and np.array_equal(one.labels_, singles[0].labels_)
+    drpm = DRPMClustering(**{**options, "partition_prior": "drpm"}, concentration=(0.5, 5.0)).fit(X)
+    assert drpm.start_elbos_ is None and drpm.concentration_ is None
+
+
 def test_refit_and_clone(blobs):
     X, _ = blobs
     est = VaDEClustering(n_clusters=3, random_state=0, **FAST)
@@ -245,8 +267,14 @@ def test_model_specific_bad_options(blobs):
     for name in ("prune", "learn_concentration"):
         with pytest.raises(ValueError, match=name):
             DRPMClustering(n_clusters=3, **{name: "yes"}, **FAST).fit(X)
-    with pytest.raises(ValueError, match="concentration"):
-        DRPMClustering(n_clusters=3, partition_prior="crp", concentration=-1.0, **FAST).fit(X)
+    for bad, message in (
+        (-1.0, "concentration must be a positive finite number"),
+        ((), "concentration must be a positive number or a non-empty sequence of them, got an empty one"),
+        ((1.0, 0.0), "concentration entries must be a positive finite number, got 0.0"),
+        ("1", "concentration must be a positive number or a sequence of them, got '1'"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            DRPMClustering(n_clusters=3, partition_prior="crp", concentration=bad, **FAST).fit(X)
     with pytest.raises(ValueError, match="unknown guide_urn"):
         DRPMClustering(n_clusters=3, guide_urn="tiny", **FAST).fit(X)
     with pytest.raises(ValueError, match="temperature"):
