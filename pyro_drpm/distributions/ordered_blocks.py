@@ -397,27 +397,37 @@ def _membership_slopes(posterior, logits, log_rest, nodes, x_small):
 
     ``E_k`` averages over the quadrature nodes of block ``k`` weighted by ``posterior`` (the integrand's, from the
     forward pass), i.e. over the (log-)time at which the block's last clock rings; elements outside a block
-    enter its integrand with weight 0. The term is ``log(-expm1(-y))`` with ``y = e^u e^{l_i - log R_k}`` (an
-    outer product: one exponential per node and per element instead of one per pair), to within ``eps`` in
-    absolute terms, enough for a gradient: ``y`` is floored at ``e^{x_small} = eps``, below which the term is
-    ``x`` itself (``e^x / 2 < eps``), added back as ``min(x - x_small, 0)``. Both factors are clamped to half the
-    dtype's exponent range, so their product neither overflows nor meets ``0 * inf``.
+    enter its integrand with weight 0. With ``x = u + c``, ``c = l_i - log R_k``, the term is split in two:
+
+    - ``log(-expm1(-y))`` with ``y = max(e^u e^c, eps)`` (an outer product: one exponential per node and per
+      element instead of one per pair), to within ``eps`` in absolute terms, enough for a gradient. Both factors
+      are clamped to half the dtype's exponent range, so their product neither overflows nor meets ``0 * inf``.
+      This is the only part formed node by element (in place, chunked).
+    - ``min(x - log eps, 0)``, which adds back ``x`` itself where the floor holds (there ``e^x / 2 < eps``). Its
+      average is piecewise linear in ``c``: ``P(t) (c - log eps) + U(t)`` with ``P`` and ``U`` the cumulative
+      posterior mass and ``u``-moment of the nodes below ``t = log eps - c``, read by a sorted search, so it
+      costs ``O(n log num_nodes)`` per block.
     """
     cap = 0.5 * math.log(torch.finfo(logits.dtype).max)
-    shifted = logits.unsqueeze(-2) - log_rest.unsqueeze(-1)  # (B, K, n)
-    exp_shifted = shifted.clamp(-cap, cap).exp().unsqueeze(-2)
+    shifted = logits.unsqueeze(-2) - log_rest.unsqueeze(-1)  # c, (B, K, n)
     nodes, posterior = nodes.transpose(-1, -2), posterior.transpose(-1, -2)  # (B, K, num_nodes)
-    exp_nodes = nodes.clamp(-cap, cap).exp()
+    exp_shifted = shifted.clamp(-cap, cap).exp().unsqueeze(-2)
+    neg_exp_nodes = nodes.clamp(-cap, cap).exp().neg_()
     floor = math.exp(x_small)
     slopes = torch.zeros_like(shifted)
     chunk = max(1, _CHUNK_ELEMENTS // max(1, shifted.numel()))
     for start in range(0, nodes.shape[-1], chunk):
-        end = start + chunk
-        below = (nodes[..., start:end, None] + shifted.unsqueeze(-2)).sub_(x_small).clamp_(max=0.0)
-        terms = (exp_nodes[..., start:end, None] * exp_shifted).clamp_(min=floor)
-        terms = expm1(terms.neg_(), inplace=True).neg_().log_().add_(below)  # (B, K, c, n)
-        slopes += (posterior[..., None, start:end] @ terms).squeeze(-2)
-    return slopes
+        terms = torch.mul(neg_exp_nodes[..., start : start + chunk, None], exp_shifted).clamp_(max=-floor)  # -y
+        terms = expm1(terms, inplace=True).neg_().log_()  # (B, K, c, n)
+        slopes += (posterior[..., None, start : start + chunk] @ terms).squeeze(-2)
+    # sum_j p_j min(u_j + c - x_small, 0) = sum over the nodes with u_j < x_small - c of p_j (u_j + c - x_small)
+    nodes, order = nodes.sort(-1)  # ascending already as the quadrature places them; sorting keeps any order safe
+    posterior = posterior.gather(-1, order)
+    zero = posterior.new_zeros(posterior.shape[:-1] + (1,))
+    mass = torch.cat([zero, posterior.cumsum(-1)], -1)
+    moment = torch.cat([zero, (posterior * nodes).cumsum(-1)], -1)
+    below = torch.searchsorted(nodes.contiguous(), (x_small - shifted).contiguous())  # nodes below, (B, K, n)
+    return slopes + mass.gather(-1, below) * (shifted - x_small) + moment.gather(-1, below)
 
 
 def log_prob_ordered_blocks(
